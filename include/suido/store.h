@@ -1,0 +1,137 @@
+/*
+ * The platform's storage: utilities, gateways, the item master, measurement
+ * points and the ids of received messages. One front (store_*) over
+ * interchangeable backends given as const vtables (struct store_ops); SQLite
+ * is the embedded default, PostgreSQL comes later behind the same contract.
+ *
+ * Tenant isolation: every query path takes the utility as a required
+ * argument and only ever returns that utility's rows. Item ids are unique per
+ * utility, never globally, so no lookup by item alone exists.
+ *
+ * Threads: a struct store is used by one thread at a time. The platform opens
+ * one for ingest and one per HTTP worker; backends allow that concurrency.
+ */
+#ifndef SUIDO_STORE_H
+#define SUIDO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+struct store_item {
+	const char *id;       /* unique within the utility */
+	const char *name;
+	const char *unit;     /* "" when none */
+	const char *facility; /* "" when none */
+};
+
+struct store_point {
+	int64_t t_ms; /* UTC milliseconds */
+	double v;
+};
+
+/* Query callbacks: strings are borrowed for the call only. Return 0 to go
+ * on, nonzero to stop (the query then returns SUIDO_OK). */
+typedef int (*store_item_fn)(void *ctx, const struct store_item *item);
+typedef int (*store_point_fn)(void *ctx, const struct store_point *p);
+
+struct store_ops {
+	const char *name;
+	void (*close)(void *impl);
+	int (*begin)(void *impl);
+	int (*commit)(void *impl);
+	int (*rollback)(void *impl);
+	int (*put_utility)(void *impl, const char *utility, const char *name);
+	int (*put_gateway)(void *impl, const char *utility, const char *gateway);
+	int (*gateway_utility)(void *impl, const char *gateway, char *utility, size_t len);
+	int (*put_message)(void *impl, const char *utility, const char *gateway,
+			   const char *msg_id, int64_t received_ms, size_t n_points);
+	int (*put_item)(void *impl, const char *utility, const struct store_item *item,
+			int64_t *item_key);
+	int (*put_point)(void *impl, int64_t item_key, int64_t t_ms, double v);
+	int (*list_items)(void *impl, const char *utility, store_item_fn fn, void *ctx);
+	int (*get_item)(void *impl, const char *utility, const char *item, store_item_fn fn,
+			void *ctx);
+	int (*values)(void *impl, const char *utility, const char *item, int64_t from_ms,
+		      int64_t to_ms, size_t limit, store_point_fn fn, void *ctx);
+	int (*latest)(void *impl, const char *utility, const char *item, struct store_point *out);
+	int (*integrity_check)(void *impl, char *err, size_t errlen);
+	int (*count_points)(void *impl, const char *utility, int64_t *out);
+};
+
+/* The SQLite backend (store_sqlite.c). */
+extern const struct store_ops store_sqlite_ops;
+
+/*
+ * Opens (creating if needed) the SQLite database at path: WAL journal,
+ * synchronous=FULL, foreign keys on, schema created or checked (a database
+ * from a newer schema version is refused). Returns SUIDO_OK and *out (caller
+ * closes with store_close), or SUIDO_ERR_DB / _IO / _NOMEM with detail in err.
+ */
+int store_open_sqlite(const char *path, struct store **out, char *err, size_t errlen);
+
+/* Closes and frees; tolerates NULL. An open transaction is rolled back. */
+void store_close(struct store *s);
+
+/* Backend name ("sqlite"). */
+const char *store_backend(const struct store *s);
+
+/* Transactions. begin/commit/rollback return SUIDO_OK or SUIDO_ERR_DB;
+ * SUIDO_ERR_FULL when the disk is full. Every put_* below must run inside one. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+/* Registers (or renames) a utility; idempotent. */
+int store_put_utility(struct store *s, const char *utility, const char *name);
+
+/* Registers a gateway owned by utility; idempotent. SUIDO_ERR_EXISTS when the
+ * gateway is registered to another utility. */
+int store_put_gateway(struct store *s, const char *utility, const char *gateway);
+
+/* Copies the utility owning gateway into utility[len]; SUIDO_ERR_NOTFOUND. */
+int store_gateway_utility(struct store *s, const char *gateway, char *utility, size_t len);
+
+/*
+ * Records a received message id (unique over the whole store, forever).
+ * SUIDO_OK, or SUIDO_ERR_EXISTS when the id was stored before (a resend: the
+ * caller answers "duplicate" and stores nothing else).
+ */
+int store_put_message(struct store *s, const char *utility, const char *gateway,
+		      const char *msg_id, int64_t received_ms, size_t n_points);
+
+/* Inserts or updates (name, unit, facility) an item of utility; *item_key
+ * receives the backend key to pass to store_put_point. */
+int store_put_item(struct store *s, const char *utility, const struct store_item *item,
+		   int64_t *item_key);
+
+/* Stores a point; a second point for the same item and instant replaces it. */
+int store_put_point(struct store *s, int64_t item_key, int64_t t_ms, double v);
+
+/* Calls fn for each item of utility, ordered by id. SUIDO_OK or _DB. */
+int store_list_items(struct store *s, const char *utility, store_item_fn fn, void *ctx);
+
+/* Calls fn once for item of utility; SUIDO_ERR_NOTFOUND when there is none. */
+int store_get_item(struct store *s, const char *utility, const char *item, store_item_fn fn,
+		   void *ctx);
+
+/*
+ * Calls fn for the points of utility's item with from_ms <= t < to_ms in
+ * ascending time order, at most limit of them (0 = no limit).
+ * SUIDO_ERR_NOTFOUND when the item does not exist for that utility.
+ */
+int store_values(struct store *s, const char *utility, const char *item, int64_t from_ms,
+		 int64_t to_ms, size_t limit, store_point_fn fn, void *ctx);
+
+/* The newest point of the item; SUIDO_ERR_NOTFOUND when no item or no point. */
+int store_latest(struct store *s, const char *utility, const char *item,
+		 struct store_point *out);
+
+/* Runs the backend's integrity check; SUIDO_OK or SUIDO_ERR_DB with detail. */
+int store_integrity_check(struct store *s, char *err, size_t errlen);
+
+/* Number of points stored for utility. */
+int store_count_points(struct store *s, const char *utility, int64_t *out);
+
+#endif

@@ -1,0 +1,5 @@
+/* Entry point of the cli program (being written in this change). */
+int main(void)
+{
+	return 0;
+}
