@@ -109,6 +109,42 @@ static int unquote(char *v)
 	return 0;
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct conf_entry *x = *(const struct conf_entry *const *)a;
+	const struct conf_entry *y = *(const struct conf_entry *const *)b;
+	int r = strcmp(x->key, y->key);
+	return r ? r : (x->line > y->line) - (x->line < y->line);
+}
+
+/* A key repeated inside one section is an error; sorting each section's
+ * entries by (key, line) finds repeats in O(n log n). */
+static int check_repeats(struct conf *c, char *err, size_t errlen)
+{
+	const struct conf_entry **v = malloc((c->n_entries ? c->n_entries : 1) * sizeof *v);
+
+	if (!v) {
+		snprintf(err, errlen, "%s: out of memory", c->name);
+		return SUIDO_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < c->n_sections; i++) {
+		const struct conf_section *s = &c->sections[i];
+		for (size_t k = 0; k < s->n_entries; k++)
+			v[k] = &s->entries[k];
+		qsort(v, s->n_entries, sizeof *v, cmp_entry);
+		for (size_t k = 1; k < s->n_entries; k++) {
+			if (strcmp(v[k - 1]->key, v[k]->key) == 0) {
+				snprintf(err, errlen, "%s:%d: %s: repeated (first on line %d)", c->name,
+					 v[k]->line, v[k]->key, v[k - 1]->line);
+				free(v);
+				return SUIDO_ERR_INVALID;
+			}
+		}
+	}
+	free(v);
+	return SUIDO_OK;
+}
+
 int conf_parse(const char *name, const char *text, size_t len, struct conf **out, char *err,
 	       size_t errlen)
 {
@@ -219,14 +255,6 @@ int conf_parse(const char *name, const char *text, size_t len, struct conf **out
 				goto fail;
 			}
 			sec = &c->sections[c->n_sections - 1];
-			for (size_t i = (size_t)(uintptr_t)sec->entries; i < c->n_entries; i++) {
-				if (strcmp(c->entries[i].key, k) == 0) {
-					snprintf(err, errlen, "%s:%d: %s: repeated (first on line %d)",
-						 name, line, k, c->entries[i].line);
-					rc = SUIDO_ERR_INVALID;
-					goto fail;
-				}
-			}
 			if (c->n_entries == cap_e) {
 				size_t ncap = cap_e ? cap_e * 2 : 32;
 				void *np = realloc(c->entries, ncap * sizeof *c->entries);
@@ -243,8 +271,12 @@ int conf_parse(const char *name, const char *text, size_t len, struct conf **out
 		}
 	}
 	/* Entries are final: turn the start indexes into pointers. */
-	for (size_t i = 0; i < c->n_sections; i++)
-		c->sections[i].entries = c->entries + (size_t)(uintptr_t)c->sections[i].entries;
+	for (size_t i = 0; i < c->n_sections; i++) {
+		size_t first = (size_t)(uintptr_t)c->sections[i].entries;
+		c->sections[i].entries = c->n_entries ? c->entries + first : NULL;
+	}
+	if ((rc = check_repeats(c, err, errlen)) != SUIDO_OK)
+		goto fail;
 	*out = c;
 	return SUIDO_OK;
 fail:

@@ -39,7 +39,8 @@ void log_set_stream(FILE *f)
 	stream = f;
 }
 
-static void vlog(enum log_level level, const char *module, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(enum log_level level, const char *module,
+						   const char *fmt, va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;

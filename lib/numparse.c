@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,15 +130,64 @@ int numparse_double(const char *s, size_t len, double *out, char *err, size_t er
 	return SUIDO_OK;
 }
 
+/*
+ * Fast path for the common case of a reading with few decimals: find the
+ * smallest k <= 9 with v * 10^k an integer D < 2^53 such that D / 10^k == v
+ * in double arithmetic. Both operands are exact doubles, so the division is
+ * the correctly rounded value of the decimal D/10^k, which is what strtod
+ * returns for that text: the text reads back as exactly v. Returns 0 when
+ * the fast path does not apply.
+ */
+static size_t format_fast(double v, char *buf)
+{
+	static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+	double a = v < 0 ? -v : v;
+	char digits[24];
+	size_t n = 0, o = 0;
+
+	if (!(a < 1e15) || a < 1e-9)
+		return 0;
+	for (int k = 0; k <= 9; k++) {
+		double scaled = a * p10[k];
+		uint64_t d;
+		if (scaled >= 9007199254740992.0)
+			return 0;
+		d = (uint64_t)(scaled + 0.5);
+		if ((double)d / p10[k] != a)
+			continue;
+		do {
+			digits[n++] = (char)('0' + d % 10);
+			d /= 10;
+		} while (d);
+		while (n <= (size_t)k)
+			digits[n++] = '0'; /* leading zeros of 0.00x */
+		if (v < 0)
+			buf[o++] = '-';
+		while (n > (size_t)k)
+			buf[o++] = digits[--n];
+		if (k) {
+			buf[o++] = '.';
+			while (n)
+				buf[o++] = digits[--n];
+		}
+		buf[o] = '\0';
+		return o;
+	}
+	return 0;
+}
+
 size_t numparse_format(double v, char *buf)
 {
 	int n = 0;
+	size_t fast;
 
 	if (v == 0) {
 		/* keep "-0" out of answers: a reading of -0 is 0 */
 		memcpy(buf, "0", 2);
 		return 1;
 	}
+	if ((fast = format_fast(v, buf)))
+		return fast;
 	for (int prec = 15; prec <= 17; prec++) {
 		n = snprintf(buf, 32, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)

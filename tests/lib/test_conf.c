@@ -38,6 +38,24 @@ static void test_sections_and_entries(void **state)
 	conf_free(c);
 }
 
+/* Found by fuzz_mapping: sections without entries (alone or before others). */
+static void test_empty_sections(void **state)
+{
+	char err[256];
+	struct conf *c = parse("[unit u]\n", SUIDO_OK, err);
+	assert_int_equal(conf_section_at(c, 0)->n_entries, 0);
+	assert_null(conf_find(conf_section_at(c, 0), "k"));
+	conf_free(c);
+	c = parse("[a]\n[b]\nk = 1\n[c]\n", SUIDO_OK, err);
+	assert_int_equal(conf_section_at(c, 0)->n_entries, 0);
+	assert_string_equal(conf_find(conf_section_at(c, 1), "k")->value, "1");
+	assert_int_equal(conf_section_at(c, 2)->n_entries, 0);
+	conf_free(c);
+	/* the same key in two sections is fine; in one section it is not */
+	c = parse("[a]\nk = 1\n[b]\nk = 2\n", SUIDO_OK, err);
+	conf_free(c);
+}
+
 static void test_syntax_errors(void **state)
 {
 	char err[256];
@@ -84,6 +102,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sections_and_entries),
+		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_typed_getters),
 	};

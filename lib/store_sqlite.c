@@ -1,0 +1,809 @@
+/*
+ * The SQLite backend of the store (store.h): one connection per handle in
+ * WAL mode with synchronous=FULL, every statement prepared once at open and
+ * kept for the connection's life, points in a WITHOUT ROWID table clustered
+ * on (item_key, t) so a range read is one b-tree walk. Every read joins from
+ * the utility's id down to the rows asked for, so a query can only ever see
+ * the utility it names; the item_key handed out by put_item is the one value
+ * that skips the join, and only on the write path. fsync failures on commit
+ * stop the process (a failed fsync may have dropped pages silently).
+ */
+#include "suido/store.h"
+
+#include <assert.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "suido/error.h"
+#include "suido/log.h"
+
+/* Version of the schema below; a database from a later one is refused. */
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 10000
+
+static const char schema_sql[] =
+	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
+	"INSERT INTO schema_version(version) VALUES(1);"
+	"CREATE TABLE utilities("
+	" utility_key INTEGER PRIMARY KEY,"
+	" id TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL);"
+	"CREATE TABLE gateways("
+	" gateway_key INTEGER PRIMARY KEY,"
+	" id TEXT NOT NULL UNIQUE,"
+	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key));"
+	"CREATE INDEX gateways_utility ON gateways(utility_key);"
+	/* Message ids are kept forever: a resend after any delay is a duplicate. */
+	"CREATE TABLE messages("
+	" id TEXT NOT NULL PRIMARY KEY,"
+	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key),"
+	" gateway_key INTEGER NOT NULL REFERENCES gateways(gateway_key),"
+	" received_ms INTEGER NOT NULL,"
+	" n_points INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE items("
+	" item_key INTEGER PRIMARY KEY,"
+	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key),"
+	" id TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" unit TEXT NOT NULL,"
+	" facility TEXT NOT NULL,"
+	" UNIQUE(utility_key, id));"
+	/* v is NULL for a NaN (SQLite stores NaN as NULL anyway). No declared
+	 * foreign key: its check on every insert costs a third of the ingest
+	 * rate, keys only ever come from put_item, and the integrity check
+	 * looks for orphans instead. */
+	"CREATE TABLE points("
+	" item_key INTEGER NOT NULL,"
+	" t INTEGER NOT NULL,"
+	" v REAL,"
+	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;";
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_PUT_UTILITY,
+	ST_GATEWAY_OWNER,
+	ST_INSERT_GATEWAY,
+	ST_PUT_MESSAGE,
+	ST_PUT_ITEM,
+	ST_PUT_POINT,
+	ST_LIST_ITEMS,
+	ST_GET_ITEM,
+	ST_ITEM_EXISTS,
+	ST_VALUES,
+	ST_LATEST,
+	ST_COUNT_POINTS,
+	ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_PUT_UTILITY] = "INSERT INTO utilities(id, name) VALUES(?1, ?2)"
+			   " ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+	[ST_GATEWAY_OWNER] = "SELECT u.id FROM gateways g"
+			     " JOIN utilities u ON u.utility_key = g.utility_key WHERE g.id = ?1",
+	[ST_INSERT_GATEWAY] = "INSERT INTO gateways(id, utility_key)"
+			      " SELECT ?2, utility_key FROM utilities WHERE id = ?1",
+	[ST_PUT_MESSAGE] = "INSERT INTO messages(id, utility_key, gateway_key, received_ms, n_points)"
+			   " SELECT ?3, u.utility_key, g.gateway_key, ?4, ?5 FROM utilities u"
+			   " JOIN gateways g ON g.utility_key = u.utility_key"
+			   " WHERE u.id = ?1 AND g.id = ?2",
+	[ST_PUT_ITEM] = "INSERT INTO items(utility_key, id, name, unit, facility)"
+			" SELECT utility_key, ?2, ?3, ?4, ?5 FROM utilities WHERE id = ?1"
+			" ON CONFLICT(utility_key, id) DO UPDATE SET name = excluded.name,"
+			" unit = excluded.unit, facility = excluded.facility"
+			" RETURNING item_key",
+	[ST_PUT_POINT] = "INSERT OR REPLACE INTO points(item_key, t, v) VALUES(?1, ?2, ?3)",
+	[ST_LIST_ITEMS] = "SELECT i.id, i.name, i.unit, i.facility FROM utilities u"
+			  " JOIN items i ON i.utility_key = u.utility_key"
+			  " WHERE u.id = ?1 ORDER BY i.id",
+	[ST_GET_ITEM] = "SELECT i.id, i.name, i.unit, i.facility FROM utilities u"
+			" JOIN items i ON i.utility_key = u.utility_key"
+			" WHERE u.id = ?1 AND i.id = ?2",
+	[ST_ITEM_EXISTS] = "SELECT 1 FROM utilities u"
+			   " JOIN items i ON i.utility_key = u.utility_key"
+			   " WHERE u.id = ?1 AND i.id = ?2",
+	[ST_VALUES] = "SELECT p.t, p.v FROM utilities u"
+		      " JOIN items i ON i.utility_key = u.utility_key"
+		      " JOIN points p ON p.item_key = i.item_key"
+		      " WHERE u.id = ?1 AND i.id = ?2 AND p.t >= ?3 AND p.t < ?4"
+		      " ORDER BY p.t LIMIT ?5",
+	[ST_LATEST] = "SELECT p.t, p.v FROM utilities u"
+		      " JOIN items i ON i.utility_key = u.utility_key"
+		      " JOIN points p ON p.item_key = i.item_key"
+		      " WHERE u.id = ?1 AND i.id = ?2 ORDER BY p.t DESC LIMIT 1",
+	[ST_COUNT_POINTS] = "SELECT count(*) FROM utilities u"
+			    " JOIN items i ON i.utility_key = u.utility_key"
+			    " JOIN points p ON p.item_key = i.item_key WHERE u.id = ?1",
+};
+
+struct store_sqlite {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Maps a failed SQLite call to the library's codes, logging the engine's
+ * message (the caller only sees the code). */
+static int fail(struct store_sqlite *q, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		log_error("store", "%s: disk full: %s", what, sqlite3_errmsg(q->db));
+		return SUIDO_ERR_FULL;
+	case SQLITE_NOMEM:
+		return SUIDO_ERR_NOMEM;
+	default:
+		log_error("store", "%s: %s", what, sqlite3_errmsg(q->db));
+		return SUIDO_ERR_DB;
+	}
+}
+
+/* Binds a NUL-terminated string that outlives the statement's next reset. */
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+/* Steps a statement that returns no row, then resets it. */
+static int run(struct store_sqlite *q, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *st = q->st[id];
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_DONE ? SUIDO_OK : fail(q, rc, what);
+
+	sqlite3_reset(st);
+	return ret;
+}
+
+static void sqlite_close(void *impl)
+{
+	struct store_sqlite *q = impl;
+	int rc;
+
+	if (!q)
+		return;
+	if (q->db && !sqlite3_get_autocommit(q->db)) {
+		rc = sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			log_warn("store", "rollback on close: %s", sqlite3_errmsg(q->db));
+	}
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	rc = sqlite3_close(q->db);
+	if (rc != SQLITE_OK)
+		log_error("store", "close: %s", sqlite3_errstr(rc));
+	free(q);
+}
+
+/* Runs a pragma that answers one text row and copies the answer. */
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const unsigned char *t = sqlite3_column_text(st, 0);
+			snprintf(out, outlen, "%s", t ? (const char *)t : "");
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			snprintf(out, outlen, "%s", "");
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Reads the schema version: 0 when the database has no schema_version table,
+ * -1 when the table is there but holds no sane value. *n_tables receives the
+ * number of tables so a foreign database is not mistaken for an empty one. */
+static int read_version(sqlite3 *db, int *version, int *n_tables)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, has_table = 0;
+
+	*version = 0;
+	*n_tables = 0;
+	rc = sqlite3_prepare_v2(db,
+				"SELECT count(*), sum(name = 'schema_version') FROM sqlite_master"
+				" WHERE type = 'table'",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto cleanup;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		goto cleanup;
+	*n_tables = sqlite3_column_int(st, 0);
+	has_table = sqlite3_column_int(st, 1) > 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = SQLITE_OK;
+	if (!has_table)
+		goto cleanup;
+	rc = sqlite3_prepare_v2(db, "SELECT max(version), count(*) FROM schema_version", -1, &st,
+				NULL);
+	if (rc != SQLITE_OK)
+		goto cleanup;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		goto cleanup;
+	*version = sqlite3_column_int(st, 1) == 1 ? sqlite3_column_int(st, 0) : -1;
+	if (*version <= 0)
+		*version = -1;
+	rc = SQLITE_OK;
+cleanup:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Creates the schema on an empty database, or checks the version of an
+ * existing one. Creation runs under a write lock and re-reads the version
+ * inside it, so two processes opening a new file at once create it once. */
+static int check_schema(struct store_sqlite *q, char *err, size_t errlen)
+{
+	int version, n_tables, rc, ret = SUIDO_ERR_DB, in_tx = 0;
+
+	rc = read_version(q->db, &version, &n_tables);
+	if (rc != SQLITE_OK)
+		goto db_error;
+	if (version == 0) {
+		rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto db_error;
+		in_tx = 1;
+		rc = read_version(q->db, &version, &n_tables);
+		if (rc != SQLITE_OK)
+			goto db_error;
+		if (version == 0 && n_tables > 0) {
+			set_err(err, errlen, "not a suido database (tables but no schema_version)");
+			goto cleanup;
+		}
+		if (version == 0) {
+			rc = sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL);
+			if (rc != SQLITE_OK)
+				goto db_error;
+			version = SCHEMA_VERSION;
+		}
+		rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto db_error;
+		in_tx = 0;
+	}
+	if (version < 0) {
+		set_err(err, errlen, "schema_version table is damaged");
+		goto cleanup;
+	}
+	if (version > SCHEMA_VERSION) {
+		set_err(err, errlen,
+			"database schema version %d is newer than this program's (%d)", version,
+			SCHEMA_VERSION);
+		goto cleanup;
+	}
+	/* version < SCHEMA_VERSION: no earlier versions exist yet to migrate. */
+	ret = SUIDO_OK;
+	goto cleanup;
+db_error:
+	ret = (rc & 0xff) == SQLITE_FULL ? SUIDO_ERR_FULL : SUIDO_ERR_DB;
+	set_err(err, errlen, "schema: %s", sqlite3_errmsg(q->db));
+cleanup:
+	if (in_tx)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+int store_sqlite_open(const char *path, void **impl, char *err, size_t errlen)
+{
+	struct store_sqlite *q = NULL;
+	char mode[32];
+	int rc, ret = SUIDO_ERR_DB;
+
+	*impl = NULL;
+	q = calloc(1, sizeof *q);
+	if (!q) {
+		set_err(err, errlen, "out of memory");
+		return SUIDO_ERR_NOMEM;
+	}
+	/* NOMUTEX: a handle is used by one thread at a time (store.h). */
+	rc = sqlite3_open_v2(path, &q->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", path,
+			q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+		ret = rc == SQLITE_NOMEM ? SUIDO_ERR_NOMEM
+		      : rc == SQLITE_CANTOPEN ? SUIDO_ERR_IO : SUIDO_ERR_DB;
+		goto cleanup;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+	rc = pragma_text(q->db, "PRAGMA journal_mode=WAL", mode, sizeof mode);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
+		goto cleanup;
+	}
+	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+		set_err(err, errlen, "%s: cannot use WAL journal (mode is %s)", path, mode);
+		goto cleanup;
+	}
+	rc = sqlite3_exec(q->db,
+			  "PRAGMA synchronous=FULL;"
+			  "PRAGMA foreign_keys=ON;"
+			  "PRAGMA cache_size=-" /* KiB */ "16384;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
+		goto cleanup;
+	}
+	ret = check_schema(q, err, errlen);
+	if (ret != SUIDO_OK)
+		goto cleanup;
+	for (int i = 0; i < ST__COUNT; i++) {
+		rc = sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&q->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			set_err(err, errlen, "prepare: %s", sqlite3_errmsg(q->db));
+			ret = SUIDO_ERR_DB;
+			goto cleanup;
+		}
+	}
+	*impl = q;
+	q = NULL;
+	ret = SUIDO_OK;
+cleanup:
+	sqlite_close(q);
+	return ret;
+}
+
+static int sqlite_begin(void *impl)
+{
+	return run(impl, ST_BEGIN, "begin");
+}
+
+static int sqlite_commit(void *impl)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_COMMIT];
+	int rc = sqlite3_step(st), ret = SUIDO_OK;
+
+	/* After a failed fsync the kernel may have dropped the dirty pages and
+	 * a retry would report success over lost data: stop instead. */
+	if (rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC)
+		fatal("store", "commit: fsync failed: %s", sqlite3_errmsg(q->db));
+	if (rc != SQLITE_DONE)
+		ret = fail(q, rc, "commit");
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sqlite_rollback(void *impl)
+{
+	struct store_sqlite *q = impl;
+
+	/* SQLite may already have rolled back by itself (disk full, I/O error). */
+	if (sqlite3_get_autocommit(q->db))
+		return SUIDO_OK;
+	return run(q, ST_ROLLBACK, "rollback");
+}
+
+static int sqlite_put_utility(void *impl, const char *utility, const char *name)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_UTILITY];
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, name);
+	return run(q, ST_PUT_UTILITY, "put utility");
+}
+
+/* Copies the owner of gateway into buf; NOTFOUND when unregistered. */
+static int gateway_owner(struct store_sqlite *q, const char *gateway, char *buf, size_t len)
+{
+	sqlite3_stmt *st = q->st[ST_GATEWAY_OWNER];
+	int rc, ret;
+
+	bind_str(st, 1, gateway);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *u = (const char *)sqlite3_column_text(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		if (!u) {
+			ret = SUIDO_ERR_NOMEM;
+		} else if (n >= len) {
+			ret = SUIDO_ERR_LIMIT;
+		} else {
+			memcpy(buf, u, n + 1);
+			ret = SUIDO_OK;
+		}
+	} else if (rc == SQLITE_DONE) {
+		ret = SUIDO_ERR_NOTFOUND;
+	} else {
+		ret = fail(q, rc, "gateway owner");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sqlite_put_gateway(void *impl, const char *utility, const char *gateway)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_GATEWAY_OWNER];
+	int rc, ret;
+
+	assert(!sqlite3_get_autocommit(q->db));
+	bind_str(st, 1, gateway);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *owner = (const char *)sqlite3_column_text(st, 0);
+		ret = !owner ? SUIDO_ERR_NOMEM
+		      : strcmp(owner, utility) == 0 ? SUIDO_OK : SUIDO_ERR_EXISTS;
+	} else if (rc == SQLITE_DONE) {
+		ret = SUIDO_ERR_NOTFOUND;
+	} else {
+		ret = fail(q, rc, "gateway owner");
+	}
+	sqlite3_reset(st);
+	if (ret != SUIDO_ERR_NOTFOUND)
+		return ret;
+	st = q->st[ST_INSERT_GATEWAY];
+	bind_str(st, 1, utility);
+	bind_str(st, 2, gateway);
+	ret = run(q, ST_INSERT_GATEWAY, "put gateway");
+	if (ret == SUIDO_OK && sqlite3_changes(q->db) == 0)
+		ret = SUIDO_ERR_NOTFOUND; /* no such utility */
+	return ret;
+}
+
+static int sqlite_gateway_utility(void *impl, const char *gateway, char *utility, size_t len)
+{
+	return gateway_owner(impl, gateway, utility, len);
+}
+
+static int sqlite_put_message(void *impl, const char *utility, const char *gateway,
+			      const char *msg_id, int64_t received_ms, size_t n_points)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_MESSAGE];
+	int rc, ret = SUIDO_OK;
+
+	assert(!sqlite3_get_autocommit(q->db));
+	bind_str(st, 1, utility);
+	bind_str(st, 2, gateway);
+	bind_str(st, 3, msg_id);
+	sqlite3_bind_int64(st, 4, received_ms);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)n_points);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(q->db) == 0)
+			ret = SUIDO_ERR_NOTFOUND; /* gateway not registered to utility */
+	} else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+		ret = SUIDO_ERR_EXISTS;
+	} else {
+		ret = fail(q, rc, "put message");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sqlite_put_item(void *impl, const char *utility, const struct store_item *item,
+			   int64_t *item_key)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_ITEM];
+	int rc, ret = SUIDO_ERR_NOTFOUND;
+
+	assert(!sqlite3_get_autocommit(q->db));
+	bind_str(st, 1, utility);
+	bind_str(st, 2, item->id);
+	bind_str(st, 3, item->name);
+	bind_str(st, 4, item->unit);
+	bind_str(st, 5, item->facility);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*item_key = sqlite3_column_int64(st, 0);
+		ret = SUIDO_OK;
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(q, rc, "put item");
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* The ingest hot path: bind, step, reset, nothing else. */
+static int sqlite_put_point(void *impl, int64_t item_key, int64_t t_ms, double v)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_POINT];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, item_key);
+	sqlite3_bind_int64(st, 2, t_ms);
+	sqlite3_bind_double(st, 3, v);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		int ret = fail(q, rc, "put point");
+		sqlite3_reset(st);
+		return ret;
+	}
+	sqlite3_reset(st);
+	return SUIDO_OK;
+}
+
+static int emit_items(struct store_sqlite *q, sqlite3_stmt *st, store_item_fn fn, void *ctx,
+		      int *n)
+{
+	int rc;
+
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_item it = {
+			.id = (const char *)sqlite3_column_text(st, 0),
+			.name = (const char *)sqlite3_column_text(st, 1),
+			.unit = (const char *)sqlite3_column_text(st, 2),
+			.facility = (const char *)sqlite3_column_text(st, 3),
+		};
+		if (!it.id || !it.name || !it.unit || !it.facility) {
+			sqlite3_reset(st);
+			return SUIDO_ERR_NOMEM;
+		}
+		++*n;
+		if (fn(ctx, &it)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		int ret = fail(q, rc, "read items");
+		sqlite3_reset(st);
+		return ret;
+	}
+	sqlite3_reset(st);
+	return SUIDO_OK;
+}
+
+static int sqlite_list_items(void *impl, const char *utility, store_item_fn fn, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_LIST_ITEMS];
+	int n;
+
+	bind_str(st, 1, utility);
+	return emit_items(q, st, fn, ctx, &n);
+}
+
+static int sqlite_get_item(void *impl, const char *utility, const char *item,
+			   store_item_fn fn, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_GET_ITEM];
+	int n, ret;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, item);
+	ret = emit_items(q, st, fn, ctx, &n);
+	if (ret == SUIDO_OK && n == 0)
+		ret = SUIDO_ERR_NOTFOUND;
+	return ret;
+}
+
+static int item_exists(struct store_sqlite *q, const char *utility, const char *item)
+{
+	sqlite3_stmt *st = q->st[ST_ITEM_EXISTS];
+	int rc, ret;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, item);
+	rc = sqlite3_step(st);
+	ret = rc == SQLITE_ROW ? SUIDO_OK : rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND
+							    : fail(q, rc, "find item");
+	sqlite3_reset(st);
+	return ret;
+}
+
+static inline double column_value(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NAN;
+	return sqlite3_column_double(st, i);
+}
+
+static int sqlite_values(void *impl, const char *utility, const char *item, int64_t from_ms,
+			 int64_t to_ms, size_t limit, store_point_fn fn, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_VALUES];
+	size_t n = 0;
+	int rc, ret = SUIDO_OK;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, item);
+	sqlite3_bind_int64(st, 3, from_ms);
+	sqlite3_bind_int64(st, 4, to_ms);
+	sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_point p = {sqlite3_column_int64(st, 0), column_value(st, 1)};
+		n++;
+		if (fn(ctx, &p)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(q, rc, "read values");
+	sqlite3_reset(st);
+	/* No row: tell an empty range from an unknown item. */
+	if (ret == SUIDO_OK && n == 0)
+		ret = item_exists(q, utility, item);
+	return ret;
+}
+
+static int sqlite_latest(void *impl, const char *utility, const char *item,
+			 struct store_point *out)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_LATEST];
+	int rc, ret;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, item);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->t_ms = sqlite3_column_int64(st, 0);
+		out->v = column_value(st, 1);
+		ret = SUIDO_OK;
+	} else if (rc == SQLITE_DONE) {
+		ret = SUIDO_ERR_NOTFOUND;
+	} else {
+		ret = fail(q, rc, "latest");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* PRAGMA integrity_check: any row but a single "ok" is a finding. */
+static int check_integrity(struct store_sqlite *q, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = SUIDO_OK;
+
+	rc = sqlite3_prepare_v2(q->db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "integrity check: %s", sqlite3_errmsg(q->db));
+		ret = SUIDO_ERR_DB;
+		goto cleanup;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t && strcmp(t, "ok") == 0)
+			continue;
+		set_err(err, errlen, "integrity check: %s", t ? t : "?");
+		ret = SUIDO_ERR_DB;
+		goto cleanup;
+	}
+	if (rc != SQLITE_DONE) {
+		set_err(err, errlen, "integrity check: %s", sqlite3_errmsg(q->db));
+		ret = SUIDO_ERR_DB;
+	}
+cleanup:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* PRAGMA foreign_key_check: every row (table, rowid, parent, fkid) is a
+ * dangling reference. */
+static int check_foreign_keys(struct store_sqlite *q, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = SUIDO_OK;
+
+	rc = sqlite3_prepare_v2(q->db, "PRAGMA foreign_key_check", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *table = (const char *)sqlite3_column_text(st, 0);
+		const char *parent = (const char *)sqlite3_column_text(st, 2);
+		set_err(err, errlen, "foreign key check: a row of %s references a missing %s row",
+			table ? table : "?", parent ? parent : "?");
+		ret = SUIDO_ERR_DB;
+		goto cleanup;
+	}
+	if (rc != SQLITE_DONE) {
+		set_err(err, errlen, "foreign key check: %s", sqlite3_errmsg(q->db));
+		ret = SUIDO_ERR_DB;
+	}
+cleanup:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Points whose item is gone (points has no declared foreign key). */
+static int check_orphan_points(struct store_sqlite *q, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = SUIDO_OK;
+
+	rc = sqlite3_prepare_v2(q->db,
+				"SELECT p.item_key FROM points p"
+				" LEFT JOIN items i ON i.item_key = p.item_key"
+				" WHERE i.item_key IS NULL LIMIT 1",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		set_err(err, errlen, "orphan check: points reference missing item %lld",
+			(long long)sqlite3_column_int64(st, 0));
+		ret = SUIDO_ERR_DB;
+	} else if (rc != SQLITE_DONE) {
+		set_err(err, errlen, "orphan check: %s", sqlite3_errmsg(q->db));
+		ret = SUIDO_ERR_DB;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sqlite_integrity_check(void *impl, char *err, size_t errlen)
+{
+	struct store_sqlite *q = impl;
+	int ret = check_integrity(q, err, errlen);
+
+	if (ret == SUIDO_OK)
+		ret = check_foreign_keys(q, err, errlen);
+	if (ret == SUIDO_OK)
+		ret = check_orphan_points(q, err, errlen);
+	return ret;
+}
+
+static int sqlite_count_points(void *impl, const char *utility, int64_t *out)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_COUNT_POINTS];
+	int rc, ret = SUIDO_OK;
+
+	bind_str(st, 1, utility);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		ret = fail(q, rc, "count points");
+	sqlite3_reset(st);
+	return ret;
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.close = sqlite_close,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.put_utility = sqlite_put_utility,
+	.put_gateway = sqlite_put_gateway,
+	.gateway_utility = sqlite_gateway_utility,
+	.put_message = sqlite_put_message,
+	.put_item = sqlite_put_item,
+	.put_point = sqlite_put_point,
+	.list_items = sqlite_list_items,
+	.get_item = sqlite_get_item,
+	.values = sqlite_values,
+	.latest = sqlite_latest,
+	.integrity_check = sqlite_integrity_check,
+	.count_points = sqlite_count_points,
+};

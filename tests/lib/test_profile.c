@@ -1,0 +1,158 @@
+/* Tests for the JSON data profile (profile.h): round trip, exact numbers and
+ * instants, and a clear located error for each kind of malformed message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "suido/error.h"
+#include "suido/profile.h"
+#include "suido/timeutil.h"
+
+static const char *VALID =
+	"{\"profile\":\"suido.data/1\",\"id\":\"gw1:1763600000:42\",\"utility\":\"demo\","
+	"\"gateway\":\"gw1\",\"sent\":\"2026-11-20T01:00:00Z\",\"items\":[{\"id\":\"h.1\","
+	"\"name\":\"配水池水位(m)\",\"unit\":\"m\",\"facility\":\"配水池\"}],\"points\":"
+	"[[0,\"2026-11-19T15:00:00Z\",4.5],[0,\"2026-11-20T01:00:00+09:00\",0.47]],"
+	"\"future\":1}";
+
+static int setup(void **state)
+{
+	timeutil_set_zone("Asia/Tokyo");
+	return 0;
+}
+
+static void test_decode_valid(void **state)
+{
+	struct profile_msg *m = NULL;
+	char err[256];
+
+	assert_int_equal(profile_decode(VALID, strlen(VALID), NULL, &m, err, sizeof err), SUIDO_OK);
+	assert_string_equal(m->id, "gw1:1763600000:42");
+	assert_string_equal(m->utility, "demo");
+	assert_int_equal(m->n_items, 1);
+	assert_string_equal(m->items[0].name, "配水池水位(m)");
+	assert_int_equal(m->n_points, 2);
+	assert_true(m->points[0].t_ms == 1795100400000LL); /* 2026-11-19T15:00:00Z */
+	assert_true(m->points[1].t_ms == 1795104000000LL); /* 2026-11-19T16:00:00Z */
+	assert_true(m->points[0].v == 4.5 && m->points[1].v == 0.47);
+	profile_msg_free(m);
+}
+
+static void test_round_trip(void **state)
+{
+	struct profile_msg *m = NULL, *m2 = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	char err[256];
+
+	assert_int_equal(profile_decode(VALID, strlen(VALID), NULL, &m, err, sizeof err), SUIDO_OK);
+	m->points[1].v = 0.1 + 0.2; /* needs 17 digits to round-trip */
+	assert_int_equal(profile_encode(m, &sb), 0);
+	assert_non_null(strstr(sb.data, "\"2026-11-19T16:00:00Z\",0.30000000000000004]"));
+	assert_int_equal(profile_decode(sb.data, sb.len, NULL, &m2, err, sizeof err), SUIDO_OK);
+	assert_true(m2->points[1].v == 0.1 + 0.2);
+	assert_string_equal(m2->items[0].facility, "配水池");
+	profile_msg_free(m);
+	profile_msg_free(m2);
+	strbuf_free(&sb);
+}
+
+static void expect_invalid(const char *json, const char *want)
+{
+	struct profile_msg *m = NULL;
+	char err[256] = "";
+	int rc = profile_decode(json, strlen(json), NULL, &m, err, sizeof err);
+
+	assert_int_equal(rc, SUIDO_ERR_INVALID);
+	assert_null(m);
+	if (!strstr(err, want))
+		fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+}
+
+#define HEAD "{\"profile\":\"suido.data/1\",\"id\":\"g:1:1\",\"utility\":\"u\",\"gateway\":\"g\","
+
+static void test_decode_errors(void **state)
+{
+	expect_invalid("{", "not JSON");
+	expect_invalid("[]", "not a JSON object");
+	expect_invalid("{\"profile\":\"other/1\"}", "profile");
+	expect_invalid(HEAD "\"items\":[],\"points\":[[0,\"2026-11-19T15:00:00Z\",1]]}",
+		       "points[0][0]: not an index");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0,"
+			    "\"2026-11-19T15:00:00\",1]]}",
+		       "points[0][1]: not an ISO 8601 instant with offset");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0,"
+			    "\"2026-11-19T15:00:00Z\",\"1\"]]}",
+		       "points[0][2]: not a finite number");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a/b\",\"name\":\"n\"}],\"points\":[]}",
+		       "items[0].id: not a valid item id");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"},{\"id\":\"a\",\"name\":\"m\"}],"
+			    "\"points\":[]}",
+		       "items[1].id: repeats items[0]");
+	expect_invalid("{\"profile\":\"suido.data/1\",\"id\":\"other:1:1\",\"utility\":\"u\","
+		       "\"gateway\":\"g\",\"items\":[],\"points\":[]}",
+		       "id: expected \"g:<epoch>:<seq>\"");
+	expect_invalid(HEAD "\"items\":[],\"points\":[],\"points\":[]}", "duplicate");
+}
+
+static void test_limits(void **state)
+{
+	struct profile_limits lim = {0, 0, 1};
+	struct profile_msg *m = NULL;
+	char err[256];
+
+	assert_int_equal(profile_decode(VALID, strlen(VALID), &lim, &m, err, sizeof err),
+			 SUIDO_ERR_LIMIT);
+	lim.max_points = 0;
+	lim.max_bytes = 10;
+	assert_int_equal(profile_decode(VALID, strlen(VALID), &lim, &m, err, sizeof err),
+			 SUIDO_ERR_LIMIT);
+	assert_null(m);
+}
+
+static void test_ack(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char id[PROFILE_ID_MAX + 1], reason[64];
+	enum profile_ack_status st;
+
+	assert_int_equal(profile_ack_encode("gw1:1:2", PROFILE_ACK_REJECTED, "bad \"x\"", &sb), 0);
+	assert_int_equal(profile_ack_decode(sb.data, sb.len, id, sizeof id, &st, reason,
+					    sizeof reason),
+			 SUIDO_OK);
+	assert_string_equal(id, "gw1:1:2");
+	assert_int_equal(st, PROFILE_ACK_REJECTED);
+	assert_string_equal(reason, "bad \"x\"");
+	assert_int_equal(profile_ack_decode("{}", 2, id, sizeof id, &st, reason, sizeof reason),
+			 SUIDO_ERR_INVALID);
+	strbuf_free(&sb);
+}
+
+static void test_msg_id(void **state)
+{
+	char gw[65];
+	int64_t e;
+	uint64_t s;
+
+	assert_int_equal(profile_msg_id_parse("demo-gw1:1763600000:7", gw, sizeof gw, &e, &s),
+			 SUIDO_OK);
+	assert_string_equal(gw, "demo-gw1");
+	assert_true(e == 1763600000 && s == 7);
+	assert_int_equal(profile_msg_id_parse("gw:1", gw, sizeof gw, &e, &s), SUIDO_ERR_INVALID);
+	assert_int_equal(profile_msg_id_parse("gw:x:1", gw, sizeof gw, &e, &s), SUIDO_ERR_INVALID);
+	assert_int_equal(profile_msg_id_parse("g w:1:1", gw, sizeof gw, &e, &s), SUIDO_ERR_INVALID);
+	assert_int_equal(profile_msg_id_parse("gw:1:1x", gw, sizeof gw, &e, &s), SUIDO_ERR_INVALID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decode_valid), cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_decode_errors), cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_ack), cmocka_unit_test(test_msg_id),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,703 @@
+/*
+ * Unit tests of the store (store.h) on its SQLite backend: the schema and
+ * its version guard, message-id uniqueness with caller rollback, item
+ * upsert, half-open ordered limited ranges, latest values, tenant isolation
+ * between utilities holding the same item ids, gateway ownership, the
+ * integrity check (including one that must fail), and persistence across a
+ * reopen, and a full disk (a shim VFS whose writes fail as ENOSPC does)
+ * reported as SUIDO_ERR_FULL with nothing half-stored. Every database lives in its own
+ * mkdtemp directory.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "suido/error.h"
+#include "suido/store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char err[256];
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof f->dir, "/tmp/suido-store-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof f->path, "%s/platform.db", f->dir);
+	if (store_open_sqlite(f->path, &f->s, err, sizeof err) != SUIDO_OK) {
+		fprintf(stderr, "open: %s\n", err);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[160];
+
+	store_close(f->s);
+	unlink(f->path);
+	snprintf(p, sizeof p, "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", f->path);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Runs sql on a separate raw connection and returns the first column of the
+ * first row as an integer (or -1 without a row). */
+static long long raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* Registers utility u with gateway "<u>-gw1" and item ids[] in one
+ * transaction; keys[] receives the item keys. */
+static void seed(struct store *s, const char *u, const char *const *ids, size_t n,
+		 int64_t *keys)
+{
+	char gw[64];
+
+	snprintf(gw, sizeof gw, "%s-gw1", u);
+	assert_int_equal(store_begin(s), SUIDO_OK);
+	assert_int_equal(store_put_utility(s, u, "Utility"), SUIDO_OK);
+	assert_int_equal(store_put_gateway(s, u, gw), SUIDO_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct store_item it = {ids[i], ids[i], "m3/h", "plant"};
+		assert_int_equal(store_put_item(s, u, &it, &keys[i]), SUIDO_OK);
+	}
+	assert_int_equal(store_commit(s), SUIDO_OK);
+}
+
+/* Collects points up to a fixed count. */
+struct pts {
+	struct store_point p[64];
+	size_t n;
+	size_t stop_after; /* 0 = never stop early */
+};
+
+static int collect_point(void *ctx, const struct store_point *p)
+{
+	struct pts *c = ctx;
+
+	assert_true(c->n < 64);
+	c->p[c->n++] = *p;
+	return c->stop_after && c->n >= c->stop_after;
+}
+
+struct names {
+	char id[8][32];
+	char name[8][32];
+	size_t n;
+};
+
+static int collect_item(void *ctx, const struct store_item *it)
+{
+	struct names *c = ctx;
+
+	assert_true(c->n < 8);
+	snprintf(c->id[c->n], sizeof c->id[0], "%s", it->id);
+	snprintf(c->name[c->n], sizeof c->name[0], "%s", it->name);
+	c->n++;
+	return 0;
+}
+
+static void test_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2 = NULL;
+	char err[256] = "";
+
+	assert_string_equal(store_backend(f->s), "sqlite");
+	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_journal_mode"
+					  " WHERE journal_mode = 'wal'"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"
+					  " AND sql LIKE '%WITHOUT ROWID%'"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('items')"
+					  " WHERE \"unique\" = 1"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('messages')"
+					  " WHERE \"unique\" = 1"), 1);
+
+	/* A second handle on the same file opens (schema already there). */
+	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_OK);
+	store_close(s2);
+	s2 = NULL;
+
+	/* A database written by a newer program is refused. */
+	raw_exec(f->path, "UPDATE schema_version SET version = 99");
+	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_ERR_DB);
+	assert_null(s2);
+	assert_non_null(strstr(err, "newer"));
+	raw_exec(f->path, "UPDATE schema_version SET version = 1");
+	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_OK);
+	store_close(s2);
+}
+
+static void test_foreign_database_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2 = NULL;
+	char path[160], err[256] = "";
+
+	snprintf(path, sizeof path, "%s/other.db", f->dir);
+	raw_exec(path, "CREATE TABLE t(x)");
+	assert_int_equal(store_open_sqlite(path, &s2, err, sizeof err), SUIDO_ERR_DB);
+	assert_null(s2);
+	assert_non_null(strstr(err, "not a suido database"));
+	unlink(path);
+}
+
+static void test_duplicate_message(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow"};
+	int64_t key, key2, n = -1;
+	struct store_item extra = {"pressure", "Pressure", "MPa", ""};
+	struct names names = {0};
+
+	seed(f->s, "u1", ids, 1, &key);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:1", 1000, 2), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 1000, 1.5), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 2000, 2.5), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+
+	/* The resend: the caller stores an item and points, then learns the id
+	 * is known, and rolls everything back. */
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_item(f->s, "u1", &extra, &key2), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key2, 1000, 9.0), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 3000, 9.0), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:1", 5000, 2),
+			 SUIDO_ERR_EXISTS);
+	assert_int_equal(store_rollback(f->s), SUIDO_OK);
+
+	assert_int_equal(store_count_points(f->s, "u1", &n), SUIDO_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_list_items(f->s, "u1", collect_item, &names), SUIDO_OK);
+	assert_int_equal(names.n, 1);
+	assert_string_equal(names.id[0], "flow");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT received_ms FROM messages"), 1000);
+
+	/* Unique over the whole store: the same id from another utility is a
+	 * duplicate too; a gateway not registered to the utility is refused. */
+	seed(f->s, "u2", ids, 1, &key2);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u2", "u2-gw1", "u1-gw1:1:1", 1, 0),
+			 SUIDO_ERR_EXISTS);
+	assert_int_equal(store_put_message(f->s, "u2", "u1-gw1", "u1-gw1:1:2", 1, 0),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:2", 1, 0), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM messages"), 2);
+
+	/* A rollback with no transaction open is harmless. */
+	assert_int_equal(store_rollback(f->s), SUIDO_OK);
+}
+
+static void test_item_upsert(void **state)
+{
+	struct fixture *f = *state;
+	struct store_item a = {"zeta", "Zeta flow", "m3/h", "Plant 1"};
+	struct store_item b = {"alpha", "Alpha level", "", ""};
+	struct store_item a2 = {"zeta", "Zeta flow renamed", "L/s", "Plant 2"};
+	int64_t ka, kb, ka2;
+	struct names names = {0};
+
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_utility(f->s, "u1", "First"), SUIDO_OK);
+	assert_int_equal(store_put_utility(f->s, "u1", "First renamed"), SUIDO_OK);
+	assert_int_equal(store_put_item(f->s, "u1", &a, &ka), SUIDO_OK);
+	assert_int_equal(store_put_item(f->s, "u1", &b, &kb), SUIDO_OK);
+	assert_int_equal(store_put_item(f->s, "u1", &a2, &ka2), SUIDO_OK);
+	/* An item of an unknown utility cannot be created. */
+	assert_int_equal(store_put_item(f->s, "nobody", &a, &ka2), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_put_item(f->s, "u1", &a2, &ka2), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	assert_int_equal(ka, ka2);
+	assert_true(ka != kb);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM utilities"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items"), 2);
+
+	assert_int_equal(store_list_items(f->s, "u1", collect_item, &names), SUIDO_OK);
+	assert_int_equal(names.n, 2);
+	assert_string_equal(names.id[0], "alpha");
+	assert_string_equal(names.id[1], "zeta");
+	assert_string_equal(names.name[1], "Zeta flow renamed");
+
+	memset(&names, 0, sizeof names);
+	assert_int_equal(store_get_item(f->s, "u1", "zeta", collect_item, &names), SUIDO_OK);
+	assert_int_equal(names.n, 1);
+	assert_string_equal(names.name[0], "Zeta flow renamed");
+	assert_int_equal(store_get_item(f->s, "u1", "beta", collect_item, &names),
+			 SUIDO_ERR_NOTFOUND);
+}
+
+static void test_values_range(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow", "empty"};
+	int64_t keys[2];
+	struct pts c = {0};
+
+	seed(f->s, "u1", ids, 2, keys);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	/* Written out of order; t = 0..9 s with v = t/1000 + 0.5. */
+	for (int i = 9; i >= 0; i--)
+		assert_int_equal(store_put_point(f->s, keys[0], i * 1000, i + 0.5), SUIDO_OK);
+	/* A second point at the same instant replaces the first. */
+	assert_int_equal(store_put_point(f->s, keys[0], 4000, 44.0), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, keys[0], -5000, NAN), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+
+	/* [2000, 5000): 2000 and 3000 and 4000, not 5000, ascending. */
+	assert_int_equal(store_values(f->s, "u1", "flow", 2000, 5000, 0, collect_point, &c),
+			 SUIDO_OK);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.p[0].t_ms, 2000);
+	assert_int_equal(c.p[1].t_ms, 3000);
+	assert_int_equal(c.p[2].t_ms, 4000);
+	assert_true(c.p[0].v == 2.5);
+	assert_true(c.p[2].v == 44.0);
+
+	/* limit */
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_values(f->s, "u1", "flow", 0, 10000, 4, collect_point, &c), SUIDO_OK);
+	assert_int_equal(c.n, 4);
+	assert_int_equal(c.p[3].t_ms, 3000);
+
+	/* the callback stops the walk */
+	memset(&c, 0, sizeof c);
+	c.stop_after = 2;
+	assert_int_equal(store_values(f->s, "u1", "flow", 0, 10000, 0, collect_point, &c), SUIDO_OK);
+	assert_int_equal(c.n, 2);
+
+	/* everything, with the NaN point first */
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_values(f->s, "u1", "flow", INT64_MIN, INT64_MAX, 0, collect_point,
+				      &c), SUIDO_OK);
+	assert_int_equal(c.n, 11);
+	assert_int_equal(c.p[0].t_ms, -5000);
+	assert_true(isnan(c.p[0].v));
+	for (size_t i = 1; i < c.n; i++)
+		assert_true(c.p[i].t_ms > c.p[i - 1].t_ms);
+
+	/* an empty range of a known item is not an error; an unknown item is */
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_values(f->s, "u1", "flow", 5000, 5000, 0, collect_point, &c),
+			 SUIDO_OK);
+	assert_int_equal(store_values(f->s, "u1", "empty", 0, 10000, 0, collect_point, &c),
+			 SUIDO_OK);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(store_values(f->s, "u1", "nope", 0, 10000, 0, collect_point, &c),
+			 SUIDO_ERR_NOTFOUND);
+}
+
+static void test_latest(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow", "empty"};
+	int64_t keys[2];
+	struct store_point p = {0, 0};
+
+	seed(f->s, "u1", ids, 2, keys);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, keys[0], 7000, 7.25), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, keys[0], 9000, 9.25), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, keys[0], 8000, 8.25), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+
+	assert_int_equal(store_latest(f->s, "u1", "flow", &p), SUIDO_OK);
+	assert_int_equal(p.t_ms, 9000);
+	assert_true(p.v == 9.25);
+	assert_int_equal(store_latest(f->s, "u1", "empty", &p), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_latest(f->s, "u1", "nope", &p), SUIDO_ERR_NOTFOUND);
+}
+
+static void test_isolation(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids_a[] = {"flow", "secret"};
+	const char *ids_b[] = {"flow"};
+	int64_t ka[2], kb[1], n;
+	struct pts c = {0};
+	struct names names = {0};
+	struct store_point p;
+
+	seed(f->s, "A", ids_a, 2, ka);
+	seed(f->s, "B", ids_b, 1, kb);
+	assert_true(ka[0] != kb[0]);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, ka[0], 1000, 100.0), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, ka[0], 3000, 300.0), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, ka[1], 1000, 1.0), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, kb[0], 2000, 2.0), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+
+	/* Same item id, two utilities: each sees only its own points. */
+	assert_int_equal(store_values(f->s, "B", "flow", 0, 10000, 0, collect_point, &c), SUIDO_OK);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.p[0].t_ms, 2000);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_values(f->s, "A", "flow", 0, 10000, 0, collect_point, &c), SUIDO_OK);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(store_latest(f->s, "B", "flow", &p), SUIDO_OK);
+	assert_int_equal(p.t_ms, 2000);
+
+	/* A's other item does not exist for B through any path. */
+	assert_int_equal(store_get_item(f->s, "B", "secret", collect_item, &names),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_values(f->s, "B", "secret", 0, 10000, 0, collect_point, &c),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_latest(f->s, "B", "secret", &p), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_list_items(f->s, "B", collect_item, &names), SUIDO_OK);
+	assert_int_equal(names.n, 1);
+	assert_string_equal(names.id[0], "flow");
+	assert_int_equal(store_count_points(f->s, "A", &n), SUIDO_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_count_points(f->s, "B", &n), SUIDO_OK);
+	assert_int_equal(n, 1);
+
+	/* An unknown utility sees nothing at all. */
+	memset(&names, 0, sizeof names);
+	assert_int_equal(store_list_items(f->s, "C", collect_item, &names), SUIDO_OK);
+	assert_int_equal(names.n, 0);
+	assert_int_equal(store_values(f->s, "C", "flow", 0, 10000, 0, collect_point, &c),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_count_points(f->s, "C", &n), SUIDO_OK);
+	assert_int_equal(n, 0);
+}
+
+static void test_gateways(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow"};
+	int64_t key;
+	char owner[16], tiny[2];
+
+	seed(f->s, "A", ids, 1, &key);
+	seed(f->s, "B", ids, 1, &key);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_gateway(f->s, "A", "A-gw1"), SUIDO_OK); /* idempotent */
+	assert_int_equal(store_put_gateway(f->s, "B", "A-gw1"), SUIDO_ERR_EXISTS);
+	assert_int_equal(store_put_gateway(f->s, "nobody", "gw9"), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+
+	assert_int_equal(store_gateway_utility(f->s, "A-gw1", owner, sizeof owner), SUIDO_OK);
+	assert_string_equal(owner, "A");
+	assert_int_equal(store_gateway_utility(f->s, "B-gw1", owner, sizeof owner), SUIDO_OK);
+	assert_string_equal(owner, "B");
+	assert_int_equal(store_gateway_utility(f->s, "gw9", owner, sizeof owner),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_gateway_utility(f->s, "A-gw1", tiny, 1), SUIDO_ERR_LIMIT);
+	assert_int_equal(store_gateway_utility(f->s, "A-gw1", tiny, 2), SUIDO_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM gateways"), 2);
+}
+
+static void test_integrity(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow"};
+	int64_t key;
+	char err[256] = "";
+
+	seed(f->s, "A", ids, 1, &key);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 1, 1.0), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	if (store_integrity_check(f->s, err, sizeof err) != SUIDO_OK)
+		fail_msg("integrity: %s", err);
+
+	/* A point whose item is gone, written behind the store's back, must be
+	 * reported; so must an item of a missing utility. */
+	raw_exec(f->path, "INSERT INTO points VALUES(999, 1, 1.0)");
+	assert_int_equal(store_integrity_check(f->s, err, sizeof err), SUIDO_ERR_DB);
+	assert_non_null(strstr(err, "999"));
+	raw_exec(f->path, "DELETE FROM points WHERE item_key = 999");
+	if (store_integrity_check(f->s, err, sizeof err) != SUIDO_OK)
+		fail_msg("integrity: %s", err);
+	raw_exec(f->path, "PRAGMA foreign_keys=OFF;"
+			  " INSERT INTO items(utility_key, id, name, unit, facility)"
+			  " VALUES(777, 'x', 'x', '', '')");
+	assert_int_equal(store_integrity_check(f->s, err, sizeof err), SUIDO_ERR_DB);
+	assert_non_null(strstr(err, "items"));
+}
+
+static void test_reopen_persists(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow"};
+	int64_t key, n = 0;
+	char err[256];
+	struct store_point p;
+
+	seed(f->s, "A", ids, 1, &key);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 1, 2), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 1000, 1.0), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 2000, 2.0), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	/* An uncommitted transaction is rolled back by close. */
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 3000, 3.0), SUIDO_OK);
+	store_close(f->s);
+	f->s = NULL;
+
+	assert_int_equal(store_open_sqlite(f->path, &f->s, err, sizeof err), SUIDO_OK);
+	assert_int_equal(store_count_points(f->s, "A", &n), SUIDO_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_latest(f->s, "A", "flow", &p), SUIDO_OK);
+	assert_int_equal(p.t_ms, 2000);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 9, 2), SUIDO_ERR_EXISTS);
+	assert_int_equal(store_rollback(f->s), SUIDO_OK);
+	if (store_integrity_check(f->s, err, sizeof err) != SUIDO_OK)
+		fail_msg("integrity: %s", err);
+}
+
+/*
+ * A VFS over the default one whose writes fail with SQLITE_FULL, as the unix
+ * VFS reports ENOSPC, once write_budget bytes have been written (-1: never).
+ */
+struct shim_file {
+	sqlite3_file base;
+	sqlite3_file *real;
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs shim_vfs;
+static sqlite3_io_methods shim_io;
+static long long write_budget = -1;
+
+#define REAL(f) (((struct shim_file *)(f))->real)
+
+static int shim_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int shim_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), p, n, off);
+}
+static int shim_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+	if (write_budget >= 0) {
+		if (n > write_budget) {
+			write_budget = 0;
+			return SQLITE_FULL;
+		}
+		write_budget -= n;
+	}
+	return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
+}
+static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int shim_sync(sqlite3_file *f, int flags)
+{
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int shim_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int shim_lock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int shim_unlock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int shim_check_lock(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int shim_file_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int shim_sector_size(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int shim_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int shim_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **pp)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, pgsz, extend, pp);
+}
+static int shim_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void shim_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int shim_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct shim_file *sf = (struct shim_file *)f;
+	int rc;
+
+	sf->real = (sqlite3_file *)(sf + 1);
+	rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+	f->pMethods = sf->real->pMethods ? &shim_io : NULL;
+	return rc;
+}
+
+static void shim_install(void)
+{
+	static const sqlite3_io_methods io = {
+		2, shim_close, shim_read, shim_write, shim_truncate, shim_sync, shim_file_size,
+		shim_lock, shim_unlock, shim_check_lock, shim_file_control, shim_sector_size,
+		shim_device, shim_shm_map, shim_shm_lock, shim_shm_barrier, shim_shm_unmap,
+		NULL, NULL,
+	};
+
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	shim_io = io;
+	shim_vfs = *real_vfs;
+	shim_vfs.zName = "suido-test-full";
+	shim_vfs.szOsFile = (int)sizeof(struct shim_file) + real_vfs->szOsFile;
+	shim_vfs.xOpen = shim_open;
+	shim_vfs.pNext = NULL;
+	assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+}
+
+static void shim_remove(void)
+{
+	assert_int_equal(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
+	write_budget = -1;
+}
+
+static void test_disk_full(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow"};
+	int64_t key, n = -1;
+	struct store *s = NULL;
+	char err[256];
+	int rc = SUIDO_OK;
+
+	seed(f->s, "A", ids, 1, &key);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 1, 1.0), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	store_close(f->s);
+	f->s = NULL;
+
+	shim_install();
+	assert_int_equal(store_open_sqlite(f->path, &s, err, sizeof err), SUIDO_OK);
+	write_budget = 100000;
+	assert_int_equal(store_begin(s), SUIDO_OK);
+	for (int i = 0; i < 200000 && rc == SUIDO_OK; i++)
+		rc = store_put_point(s, key, 1000000 + i, i); /* FULL if the cache spills */
+	if (rc == SUIDO_OK)
+		rc = store_commit(s);
+	assert_int_equal(rc, SUIDO_ERR_FULL);
+	assert_int_equal(store_rollback(s), SUIDO_OK);
+	/* Space comes back: the store works again on the same handle. */
+	write_budget = -1;
+	assert_int_equal(store_begin(s), SUIDO_OK);
+	assert_int_equal(store_put_point(s, key, 2, 2.0), SUIDO_OK);
+	assert_int_equal(store_commit(s), SUIDO_OK);
+	store_close(s);
+	shim_remove();
+
+	assert_int_equal(store_open_sqlite(f->path, &f->s, err, sizeof err), SUIDO_OK);
+	assert_int_equal(store_count_points(f->s, "A", &n), SUIDO_OK);
+	assert_int_equal(n, 2);
+	if (store_integrity_check(f->s, err, sizeof err) != SUIDO_OK)
+		fail_msg("integrity: %s", err);
+}
+
+static void test_open_errors(void **state)
+{
+	struct store *s = NULL;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(store_open_sqlite("/nonexistent-dir/x/y.db", &s, err, sizeof err),
+			 SUIDO_ERR_IO);
+	assert_null(s);
+	assert_true(err[0] != '\0');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_item_upsert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_latest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test(test_open_errors),
+	};
+
+	return cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
+}
