@@ -10,7 +10,7 @@
  * with a WWW-Authenticate header. /healthz and /metrics are unauthenticated
  * (loopback only for now).
  *
- * Endpoints and their JSON are specified in docs/protocol.md.
+ * Endpoints and their JSON are specified in docs/api.md.
  */
 #ifndef SUIDO_PLATFORM_API_H
 #define SUIDO_PLATFORM_API_H

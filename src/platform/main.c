@@ -1,5 +1,188 @@
-/* Entry point of the platform program (being written in this change). */
-int main(void)
+/*
+ * suido-platform: the platform daemon. The main thread runs the GW interface
+ * ingest (MQTT -> store -> ack); libmicrohttpd's threads serve the AP
+ * interface, each with its own store connection.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "ingest.h"
+#include "metrics.h"
+#include "platconf.h"
+#include "suido/error.h"
+#include "suido/fsutil.h"
+#include "suido/log.h"
+#include "suido/store.h"
+#include "suido/timeutil.h"
+
+#define EXIT_CONFIG 78
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
 {
+	(void)sig;
+	stop = 1;
+}
+
+static int open_store(void *ctx, struct store **out)
+{
+	const struct plat_config *cfg = ctx;
+	char err[512];
+	int rc = store_open_sqlite(cfg->database, out, err, sizeof err);
+
+	if (rc != SUIDO_OK)
+		log_error("platform", "opening the store for an HTTP worker failed: %s", err);
+	return rc;
+}
+
+/* Registers the configured utilities and gateways in the store. */
+static int sync_registry(struct store *st, const struct plat_config *cfg, char *err,
+			 size_t errlen)
+{
+	int rc = store_begin(st);
+
+	for (size_t i = 0; rc == SUIDO_OK && i < cfg->n_utilities; i++)
+		rc = store_put_utility(st, cfg->utilities[i].id, cfg->utilities[i].name);
+	for (size_t i = 0; rc == SUIDO_OK && i < cfg->n_gateways; i++) {
+		rc = store_put_gateway(st, cfg->gateways[i].utility, cfg->gateways[i].id);
+		if (rc == SUIDO_ERR_EXISTS)
+			snprintf(err, errlen, "gateway %s is registered to another utility in the "
+					      "database than in the configuration",
+				 cfg->gateways[i].id);
+	}
+	if (rc == SUIDO_OK)
+		return store_commit(st);
+	store_rollback(st);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: suido-platform -c CONFIG [--check-config] [--ready-file FILE]\n"
+		   "  -c, --config FILE     platform configuration (etc/platform.conf)\n"
+		   "      --check-config    validate the configuration, then exit\n"
+		   "      --ready-file FILE when serving, write \"http_port=N\" there\n"
+		   "  -h, --help            this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check-config", no_argument, NULL, 'k'},
+					     {"ready-file", required_argument, NULL, 'r'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *config = NULL, *ready_file = NULL;
+	struct plat_config *cfg = NULL;
+	struct store *st = NULL;
+	struct metrics *m = NULL;
+	struct api *api = NULL;
+	struct ingest *in = NULL;
+	struct api_tenant *tenants = NULL;
+	size_t n_tenants = 0;
+	char err[1024];
+	enum log_level lvl;
+	int opt, check_only = 0;
+
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'k': check_only = 1; break;
+		case 'r': ready_file = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (!config) {
+		usage(stderr);
+		return 64;
+	}
+	if (plat_config_load(config, &cfg, err, sizeof err) != SUIDO_OK) {
+		fprintf(stderr, "suido-platform: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (timeutil_set_zone(cfg->timezone) != SUIDO_OK) {
+		fprintf(stderr, "suido-platform: %s: [platform] timezone: unknown zone \"%s\"\n",
+			config, cfg->timezone);
+		plat_config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	if (log_level_parse(cfg->log_level, &lvl) != 0) {
+		fprintf(stderr, "suido-platform: %s: [platform] log_level: expected debug, info, "
+				"warn or error\n", config);
+		plat_config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	log_set_level(lvl);
+	if (check_only) {
+		printf("%s: OK (%zu utilities, %zu gateways)\n", config, cfg->n_utilities,
+		       cfg->n_gateways);
+		plat_config_free(cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	{
+		char dir[4096];
+		const char *slash = strrchr(cfg->database, '/');
+		if (slash) {
+			snprintf(dir, sizeof dir, "%.*s", (int)(slash - cfg->database), cfg->database);
+			if (fsutil_mkdirs(dir, err, sizeof err) != SUIDO_OK)
+				fatal("platform", "%s", err);
+		}
+	}
+	if (store_open_sqlite(cfg->database, &st, err, sizeof err) != SUIDO_OK)
+		fatal("platform", "%s", err);
+	if (sync_registry(st, cfg, err, sizeof err) != SUIDO_OK)
+		fatal("platform", "registering utilities and gateways: %s", err);
+	m = metrics_new();
+	tenants = calloc(cfg->n_utilities + 1, sizeof *tenants);
+	if (!m || !tenants)
+		fatal("platform", "out of memory");
+	for (size_t i = 0; i < cfg->n_utilities; i++) {
+		if (!cfg->utilities[i].has_token)
+			continue;
+		tenants[n_tenants].utility = cfg->utilities[i].id;
+		memcpy(tenants[n_tenants].token_sha256, cfg->utilities[i].token_sha256, 32);
+		n_tenants++;
+	}
+	struct api_config ac = {cfg->http_listen, (uint16_t)cfg->http_port, cfg->http_threads,
+				cfg->page_default, cfg->page_max, n_tenants, tenants, open_store,
+				cfg};
+	if (api_start(&ac, m, &api, err, sizeof err) != SUIDO_OK)
+		fatal("platform", "AP interface: %s", err);
+	if (ingest_new(cfg, st, m, &in, err, sizeof err) != SUIDO_OK)
+		fatal("platform", "%s", err);
+	log_info("platform", "serving the AP interface on http://%s:%u/ap/v1, store %s (%s), "
+			     "broker %s:%d",
+		 cfg->http_listen, api_port(api), cfg->database, store_backend(st), cfg->mqtt_host,
+		 cfg->mqtt_port);
+	if (ready_file) {
+		char text[64], dir[4096], *slash;
+		snprintf(text, sizeof text, "http_port=%u\n", api_port(api));
+		snprintf(dir, sizeof dir, "%s", ready_file);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		if (fsutil_write_atomic(slash ? dir : ".", slash ? slash + 1 : ready_file, text,
+					strlen(text), err, sizeof err) != SUIDO_OK)
+			log_error("platform", "ready file: %s", err);
+	}
+	while (!stop)
+		ingest_loop(in, 100);
+	log_info("platform", "stopping");
+	api_stop(api);
+	ingest_free(in);
+	store_close(st);
+	metrics_free(m);
+	free(tenants);
+	plat_config_free(cfg);
 	return 0;
 }

@@ -1,0 +1,1040 @@
+/*
+ * The AP interface (api.h) on libmicrohttpd: an internal polling thread with
+ * a pool of worker threads, each of which lazily opens its own store handle
+ * (a store is used by one thread at a time) and answers requests from it.
+ * Requests are GET/HEAD only, authenticated by a bearer token whose SHA-256
+ * names exactly one utility, and routed from the raw request line (captured
+ * before libmicrohttpd unescapes it, so an encoded "/" in an item id cannot
+ * change the route and bad percent-encoding is refused). Answers are JSON
+ * written straight into a capped buffer while the store streams rows; no
+ * document tree is built, so a page of 100,000 points costs one buffer.
+ */
+#include "api.h"
+
+#include <assert.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "suido/error.h"
+#include "suido/log.h"
+#include "suido/strbuf.h"
+#include "suido/timeutil.h"
+
+#define URL_MAX 2048                       /* raw request target, query included */
+#define GET_BODY_MAX (64u * 1024u)         /* body skipped on a GET before 413 */
+#define TOKEN_MAX 4096                     /* bearer token bytes */
+#define PARAM_MAX 64                       /* a time or number parameter */
+#define CONN_TIMEOUT_S 30u                 /* idle connection */
+#define CONN_MEMORY_LIMIT (64u * 1024u)    /* per connection: request line + headers */
+#define CONN_LIMIT 1024u                   /* concurrent connections */
+#define BODY_LIMIT ((size_t)256 << 20)     /* one answer */
+#define MAX_BUCKETS 100000                 /* aggregate buckets one request may ask for */
+#define MAX_SEGMENTS 8                     /* path segments */
+#define LATEST_ITEMS_MAX 100000            /* items in one /latest answer */
+#define JSON_TYPE "application/json; charset=utf-8"
+#define METRICS_TYPE "text/plain; version=0.0.4"
+#define REALM "Bearer realm=\"suido\""
+
+struct api {
+	const struct api_config *cfg;
+	struct metrics *m;
+	struct MHD_Daemon *daemon;
+	uint16_t port;
+	pthread_key_t key; /* this worker's struct store */
+	int key_made;
+	pthread_mutex_t lock; /* guards stores[] */
+	int lock_made;
+	struct store **stores; /* every store opened, closed by api_stop */
+	size_t n_stores, cap_stores;
+};
+
+/* One request: the raw target as the client sent it. */
+struct req {
+	int headers_seen;
+	int answered;
+	int too_long;
+	size_t body_bytes; /* of a body sent with a GET, skipped */
+	char uri[];
+};
+
+/* What a handler produces: status, body and up to one extra header. */
+struct reply {
+	unsigned status;
+	const char *ctype;
+	struct strbuf body;
+	const char *hname, *hval;
+};
+
+/* The route a request resolved to, with its decoded segments. */
+struct route {
+	struct api *a;
+	struct MHD_Connection *conn;
+	struct store *s;
+	const char *utility;
+	const char *item;
+};
+
+static void reply_init(struct reply *r)
+{
+	memset(r, 0, sizeof *r);
+	r->body.limit = BODY_LIMIT;
+	r->ctype = JSON_TYPE;
+}
+
+/* Replaces whatever the reply held by an error document. */
+static void reply_error(struct reply *r, unsigned status, const char *code, const char *msg)
+{
+	strbuf_reset(&r->body);
+	r->status = status;
+	r->ctype = JSON_TYPE;
+	strbuf_puts(&r->body, "{\"error\":");
+	strbuf_json_str(&r->body, code, strlen(code));
+	strbuf_puts(&r->body, ",\"message\":");
+	strbuf_json_str(&r->body, msg, strlen(msg));
+	strbuf_puts(&r->body, "}");
+}
+
+/* Maps a store failure on a read path to an answer. */
+static void reply_store_error(struct reply *r, int rc, const char *what)
+{
+	if (rc == SUIDO_ERR_NOTFOUND) {
+		reply_error(r, 404, "not_found", what);
+		return;
+	}
+	log_warn("api", "store read failed: %s", suido_strerror(rc));
+	reply_error(r, 500, "internal", "The data could not be read.");
+}
+
+static void count(struct api *a, unsigned status)
+{
+	metrics_add(a->m, MET_HTTP_REQUESTS, 1);
+	if (status >= 200 && status < 300)
+		metrics_add(a->m, MET_HTTP_2XX, 1);
+	else if (status >= 400 && status < 500)
+		metrics_add(a->m, MET_HTTP_4XX, 1);
+	else if (status >= 500)
+		metrics_add(a->m, MET_HTTP_5XX, 1);
+	if (status == 401 || status == 403)
+		metrics_add(a->m, MET_HTTP_UNAUTHORIZED, 1);
+}
+
+static enum MHD_Result send_reply(struct api *a, struct MHD_Connection *conn, struct reply *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len = 0;
+	char *data;
+
+	if (r->body.failed) {
+		/* Out of memory or over the cap: a smaller answer still fits. */
+		strbuf_free(&r->body);
+		reply_error(r, 500, "internal", "The answer could not be built (too large?).");
+		r->hname = NULL;
+	}
+	data = strbuf_steal(&r->body, &len);
+	resp = MHD_create_response_from_buffer(len, data ? data : (char *)"",
+					       data ? MHD_RESPMEM_MUST_FREE
+						    : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(data);
+		strbuf_free(&r->body);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype) != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+	    (r->hname && MHD_add_response_header(resp, r->hname, r->hval) != MHD_YES)) {
+		MHD_destroy_response(resp);
+		strbuf_free(&r->body);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	strbuf_free(&r->body);
+	if (ret == MHD_YES)
+		count(a, r->status);
+	return ret;
+}
+
+/* This worker's store, opened on first use and remembered for api_stop. */
+static struct store *thread_store(struct api *a)
+{
+	struct store *s = pthread_getspecific(a->key);
+	int rc;
+
+	if (s)
+		return s;
+	rc = a->cfg->store_open(a->cfg->store_ctx, &s);
+	if (rc != SUIDO_OK || !s) {
+		log_error("api", "cannot open the store: %s", suido_strerror(rc));
+		return NULL;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (a->n_stores == a->cap_stores) {
+		size_t cap = a->cap_stores ? a->cap_stores * 2 : 8;
+		struct store **p = realloc(a->stores, cap * sizeof *p);
+		if (!p) {
+			pthread_mutex_unlock(&a->lock);
+			store_close(s);
+			return NULL;
+		}
+		a->stores = p;
+		a->cap_stores = cap;
+	}
+	a->stores[a->n_stores++] = s;
+	pthread_mutex_unlock(&a->lock);
+	/* On failure the store stays tracked (closed at stop); the next request
+	 * of this thread would open another, which is only wasteful. */
+	if (pthread_setspecific(a->key, s) != 0)
+		log_warn("api", "pthread_setspecific failed");
+	return s;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into out (NUL-terminated; out has n + 1 bytes).
+ * Returns -1 on a malformed escape or an encoded NUL. */
+static int pct_decode(const char *s, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (n - i < 3)
+			return -1;
+		int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+enum auth_result { AUTH_NONE, AUTH_INVALID, AUTH_OK, AUTH_ERROR };
+
+/* Finds the tenant of the request's bearer token. Every configured hash is
+ * compared, in constant time, whatever matched before. */
+static enum auth_result authenticate(struct api *a, struct MHD_Connection *conn,
+				     const struct api_tenant **tenant)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	const char *tok;
+	size_t n;
+
+	*tenant = NULL;
+	if (!h)
+		return AUTH_NONE;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] && h[6] != ' ' && h[6] != '\t'))
+		return AUTH_NONE; /* another scheme: no bearer credentials */
+	tok = h + 6;
+	while (*tok == ' ' || *tok == '\t')
+		tok++;
+	n = strlen(tok);
+	while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n > TOKEN_MAX)
+		return AUTH_INVALID;
+	if (EVP_Digest(tok, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof md)
+		return AUTH_ERROR;
+	for (size_t i = 0; i < a->cfg->n_tenants; i++) {
+		const struct api_tenant *t = &a->cfg->tenants[i];
+		if (CRYPTO_memcmp(md, t->token_sha256, sizeof md) == 0)
+			*tenant = t;
+	}
+	OPENSSL_cleanse(md, sizeof md);
+	return *tenant ? AUTH_OK : AUTH_INVALID;
+}
+
+/* Reads a required ISO 8601 instant with Z or an offset. A query string
+ * decodes "+" to a space, so "…T09:00:00 09:00" means "+09:00". */
+static int param_time(struct MHD_Connection *conn, const char *name, int64_t *out,
+		      struct reply *r)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+	char buf[PARAM_MAX], perr[128], msg[256];
+	size_t n, b, e;
+	int zoned = 0;
+
+	if (!v || !*v) {
+		snprintf(msg, sizeof msg, "The parameter %s is required.", name);
+		reply_error(r, 400, "bad_request", msg);
+		return -1;
+	}
+	n = strlen(v);
+	for (b = 0; b < n && v[b] == ' '; b++)
+		;
+	for (e = n; e > b && v[e - 1] == ' '; e--)
+		;
+	n = e - b;
+	if (n >= sizeof buf)
+		goto bad;
+	memcpy(buf, v + b, n);
+	buf[n] = '\0';
+	/* Offsets sit after the date (10 bytes) and a time: "+hh:mm" or "+hhmm". */
+	for (size_t olen = 5; olen <= 6 && !zoned; olen++) {
+		if (n < 10 + olen + 1)
+			continue;
+		char *o = buf + n - olen;
+		int shape = olen == 6 ? (o[3] == ':' && o[1] >= '0' && o[1] <= '9' &&
+					 o[2] >= '0' && o[2] <= '9' && o[4] >= '0' &&
+					 o[4] <= '9' && o[5] >= '0' && o[5] <= '9')
+				      : (o[1] >= '0' && o[1] <= '9' && o[2] >= '0' && o[2] <= '9' &&
+					 o[3] >= '0' && o[3] <= '9' && o[4] >= '0' && o[4] <= '9');
+		if (!shape)
+			continue;
+		if (o[0] == ' ')
+			o[0] = '+';
+		if (o[0] == '+' || o[0] == '-')
+			zoned = 1;
+	}
+	if (n > 10 && (buf[n - 1] == 'Z' || buf[n - 1] == 'z'))
+		zoned = 1;
+	if (!zoned)
+		goto bad;
+	if (timeutil_parse(buf, n, "iso8601", out, perr, sizeof perr) != SUIDO_OK)
+		goto bad;
+	return 0;
+bad:
+	snprintf(msg, sizeof msg,
+		 "The parameter %s must be an ISO 8601 time with Z or an offset,"
+		 " e.g. 2026-11-20T00:00:00+09:00.", name);
+	reply_error(r, 400, "bad_request", msg);
+	return -1;
+}
+
+/* Parses an optional decimal integer parameter; 1 when absent, 0 when read,
+ * -1 when malformed (reply set). */
+static int param_int(struct MHD_Connection *conn, const char *name, int64_t *out,
+		     struct reply *r)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+	char *end = NULL, msg[160];
+	long long x;
+
+	if (!v)
+		return 1;
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (!*v || *v == ' ' || *v == '+' || *end || errno || strlen(v) > 20) {
+		snprintf(msg, sizeof msg, "The parameter %s must be a decimal integer.", name);
+		reply_error(r, 400, "bad_request", msg);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+/* Reads from and to, refusing from > to. */
+static int param_range(struct MHD_Connection *conn, int64_t *from, int64_t *to,
+		       struct reply *r)
+{
+	if (param_time(conn, "from", from, r) < 0 || param_time(conn, "to", to, r) < 0)
+		return -1;
+	if (*from > *to) {
+		reply_error(r, 400, "bad_request", "from must not be later than to.");
+		return -1;
+	}
+	return 0;
+}
+
+static void put_time(struct strbuf *sb, int64_t ms)
+{
+	char t[32];
+	size_t n = timeutil_format_utc(ms, t);
+
+	strbuf_putc(sb, '"');
+	strbuf_append(sb, t, n);
+	strbuf_putc(sb, '"');
+}
+
+static void put_item_json(struct strbuf *sb, const struct store_item *it)
+{
+	strbuf_puts(sb, "{\"id\":");
+	strbuf_json_str(sb, it->id, strlen(it->id));
+	strbuf_puts(sb, ",\"name\":");
+	strbuf_json_str(sb, it->name, strlen(it->name));
+	strbuf_puts(sb, ",\"unit\":");
+	strbuf_json_str(sb, it->unit, strlen(it->unit));
+	strbuf_puts(sb, ",\"facility\":");
+	strbuf_json_str(sb, it->facility, strlen(it->facility));
+	strbuf_putc(sb, '}');
+}
+
+struct list_ctx {
+	struct strbuf *sb;
+	size_t n;
+};
+
+static int list_cb(void *ctx, const struct store_item *it)
+{
+	struct list_ctx *c = ctx;
+
+	if (c->n++)
+		strbuf_putc(c->sb, ',');
+	put_item_json(c->sb, it);
+	return c->sb->failed;
+}
+
+static void get_items(struct route *rt, struct reply *r)
+{
+	struct list_ctx c = {&r->body, 0};
+	int rc;
+
+	strbuf_puts(&r->body, "{\"items\":[");
+	rc = store_list_items(rt->s, rt->utility, list_cb, &c);
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "No such utility.");
+		return;
+	}
+	strbuf_puts(&r->body, "]}");
+	r->status = 200;
+}
+
+static int item_cb(void *ctx, const struct store_item *it)
+{
+	put_item_json(ctx, it);
+	return 0;
+}
+
+static void get_item(struct route *rt, struct reply *r)
+{
+	int rc = store_get_item(rt->s, rt->utility, rt->item, item_cb, &r->body);
+
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "No such item.");
+		return;
+	}
+	r->status = 200;
+}
+
+struct values_ctx {
+	struct strbuf *sb;
+	size_t limit;
+	size_t n;
+	int more;
+	int64_t last;
+};
+
+static int values_cb(void *ctx, const struct store_point *p)
+{
+	struct values_ctx *c = ctx;
+	char t[32];
+	size_t tn;
+
+	if (c->n == c->limit) {
+		c->more = 1; /* the extra point fetched only to know there is one */
+		return 1;
+	}
+	tn = timeutil_format_utc(p->t_ms, t);
+	strbuf_append(c->sb, c->n ? ",{\"t\":\"" : "{\"t\":\"", c->n ? 7 : 6);
+	strbuf_append(c->sb, t, tn);
+	strbuf_append(c->sb, "\",\"v\":", 6);
+	strbuf_json_num(c->sb, p->v);
+	strbuf_putc(c->sb, '}');
+	c->n++;
+	c->last = p->t_ms;
+	return c->sb->failed;
+}
+
+static void get_values(struct route *rt, struct reply *r)
+{
+	struct values_ctx c = {&r->body, 0, 0, 0, 0};
+	int64_t from, to, limit = (int64_t)rt->a->cfg->page_default, cursor;
+	int rc;
+
+	if (param_range(rt->conn, &from, &to, r) < 0)
+		return;
+	rc = param_int(rt->conn, "limit", &limit, r);
+	if (rc < 0)
+		return;
+	if (limit < 1 || (uint64_t)limit > rt->a->cfg->page_max) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "limit must be between 1 and %zu.", rt->a->cfg->page_max);
+		reply_error(r, 400, "bad_request", msg);
+		return;
+	}
+	rc = param_int(rt->conn, "cursor", &cursor, r);
+	if (rc < 0)
+		return;
+	if (rc == 0) {
+		if (cursor < from || cursor > to) {
+			reply_error(r, 400, "bad_request", "The cursor does not belong to this range.");
+			return;
+		}
+		from = cursor;
+	}
+	c.limit = (size_t)limit;
+	strbuf_puts(&r->body, "{\"values\":[");
+	rc = store_values(rt->s, rt->utility, rt->item, from, to, c.limit + 1, values_cb, &c);
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "No such item.");
+		return;
+	}
+	if (c.more)
+		strbuf_printf(&r->body, "],\"next\":\"%" PRId64 "\"}", c.last + 1);
+	else
+		strbuf_puts(&r->body, "],\"next\":null}");
+	r->status = 200;
+}
+
+static void get_latest(struct route *rt, struct reply *r)
+{
+	struct store_point p;
+	int rc = store_latest(rt->s, rt->utility, rt->item, &p);
+
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "No such item, or no value yet.");
+		return;
+	}
+	strbuf_puts(&r->body, "{\"t\":");
+	put_time(&r->body, p.t_ms);
+	strbuf_puts(&r->body, ",\"v\":");
+	strbuf_json_num(&r->body, p.v);
+	strbuf_putc(&r->body, '}');
+	r->status = 200;
+}
+
+/* Item ids of a utility, NUL-separated, for /latest. */
+struct ids_ctx {
+	struct strbuf ids;
+	size_t n;
+};
+
+static int ids_cb(void *ctx, const struct store_item *it)
+{
+	struct ids_ctx *c = ctx;
+
+	if (c->n >= LATEST_ITEMS_MAX) {
+		c->ids.failed = 1;
+		return 1;
+	}
+	strbuf_append(&c->ids, it->id, strlen(it->id) + 1);
+	c->n++;
+	return c->ids.failed;
+}
+
+/* Lists the ids first and queries each after: a backend need not support
+ * a second query while the first is still running. */
+static void get_utility_latest(struct route *rt, struct reply *r)
+{
+	struct ids_ctx c = {STRBUF_INIT, 0};
+	size_t off = 0, n_out = 0;
+	int rc;
+
+	c.ids.limit = BODY_LIMIT;
+	rc = store_list_items(rt->s, rt->utility, ids_cb, &c);
+	if (rc != SUIDO_OK || c.ids.failed) {
+		reply_store_error(r, rc != SUIDO_OK ? rc : SUIDO_ERR_LIMIT, "No such utility.");
+		goto cleanup;
+	}
+	strbuf_puts(&r->body, "{\"values\":[");
+	for (size_t i = 0; i < c.n; i++) {
+		const char *id = c.ids.data + off;
+		size_t idlen = strlen(id);
+		struct store_point p;
+
+		off += idlen + 1;
+		rc = store_latest(rt->s, rt->utility, id, &p);
+		if (rc == SUIDO_ERR_NOTFOUND)
+			continue;
+		if (rc != SUIDO_OK) {
+			reply_store_error(r, rc, "");
+			goto cleanup;
+		}
+		strbuf_puts(&r->body, n_out++ ? ",{\"item\":" : "{\"item\":");
+		strbuf_json_str(&r->body, id, idlen);
+		strbuf_puts(&r->body, ",\"t\":");
+		put_time(&r->body, p.t_ms);
+		strbuf_puts(&r->body, ",\"v\":");
+		strbuf_json_num(&r->body, p.v);
+		strbuf_putc(&r->body, '}');
+	}
+	strbuf_puts(&r->body, "]}");
+	r->status = 200;
+cleanup:
+	strbuf_free(&c.ids);
+}
+
+struct agg_ctx {
+	struct strbuf *sb;
+	enum time_bucket b;
+	int64_t start, next;
+	double min, max, sum;
+	int64_t count;
+	size_t n_out;
+};
+
+static void agg_flush(struct agg_ctx *c)
+{
+	struct strbuf *sb = c->sb;
+
+	if (c->count == 0)
+		return;
+	strbuf_puts(sb, c->n_out++ ? ",{\"t\":" : "{\"t\":");
+	put_time(sb, c->start);
+	strbuf_puts(sb, ",\"min\":");
+	strbuf_json_num(sb, c->min);
+	strbuf_puts(sb, ",\"max\":");
+	strbuf_json_num(sb, c->max);
+	strbuf_puts(sb, ",\"avg\":");
+	strbuf_json_num(sb, c->sum / (double)c->count);
+	strbuf_puts(sb, ",\"sum\":");
+	strbuf_json_num(sb, c->sum);
+	strbuf_puts(sb, ",\"count\":");
+	strbuf_json_int(sb, c->count);
+	strbuf_putc(sb, '}');
+	c->count = 0;
+}
+
+static int agg_cb(void *ctx, const struct store_point *p)
+{
+	struct agg_ctx *c = ctx;
+
+	if (isnan(p->v))
+		return 0; /* a missing reading does not count */
+	if (c->count == 0 || p->t_ms >= c->next) {
+		agg_flush(c);
+		c->start = timeutil_bucket_start(p->t_ms, c->b);
+		c->next = timeutil_bucket_next(c->start, c->b);
+		c->min = c->max = p->v;
+		c->sum = 0;
+	}
+	if (p->v < c->min)
+		c->min = p->v;
+	if (p->v > c->max)
+		c->max = p->v;
+	c->sum += p->v;
+	c->count++;
+	return c->sb->failed;
+}
+
+static const char *bucket_name(enum time_bucket b)
+{
+	switch (b) {
+	case BUCKET_10MIN: return "10m";
+	case BUCKET_HOUR: return "1h";
+	case BUCKET_DAY: return "1d";
+	case BUCKET_MONTH: return "1mo";
+	}
+	return "?";
+}
+
+/* Most buckets [from, to) can touch: widths are taken at their shortest
+ * (a 23-hour day at a DST change, a 28-day month), plus the partial ones at
+ * both ends. */
+static int64_t bucket_bound(int64_t from, int64_t to, enum time_bucket b)
+{
+	static const int64_t min_width[] = {
+		[BUCKET_10MIN] = 600000,
+		[BUCKET_HOUR] = 3600000,
+		[BUCKET_DAY] = 23 * 3600000LL,
+		[BUCKET_MONTH] = 28 * 86400000LL - 3600000,
+	};
+	uint64_t span = (uint64_t)to - (uint64_t)from;
+
+	return (int64_t)(span / (uint64_t)min_width[b]) + 2;
+}
+
+static void get_aggregate(struct route *rt, struct reply *r)
+{
+	struct agg_ctx c = {.sb = &r->body};
+	const char *iv = MHD_lookup_connection_value(rt->conn, MHD_GET_ARGUMENT_KIND, "interval");
+	int64_t from, to;
+	int rc;
+
+	if (param_range(rt->conn, &from, &to, r) < 0)
+		return;
+	if (!iv || timeutil_bucket_parse(iv, &c.b) != 0) {
+		reply_error(r, 400, "bad_request", "interval must be one of 10m, 1h, 1d, 1mo.");
+		return;
+	}
+	if (bucket_bound(from, to, c.b) > MAX_BUCKETS) {
+		reply_error(r, 400, "range_too_large",
+			    "The range holds more than 100000 buckets of this interval.");
+		return;
+	}
+	strbuf_printf(&r->body, "{\"interval\":\"%s\",\"buckets\":[", bucket_name(c.b));
+	rc = store_values(rt->s, rt->utility, rt->item, from, to, 0, agg_cb, &c);
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "No such item.");
+		return;
+	}
+	agg_flush(&c);
+	strbuf_puts(&r->body, "]}");
+	r->status = 200;
+}
+
+/* Serves /ap/v1/...: authenticates, decodes the path, checks the utility
+ * against the token, then routes. path excludes the query string. */
+static void serve_ap(struct api *a, struct MHD_Connection *conn, const char *path, size_t plen,
+		     struct reply *r)
+{
+	char buf[URL_MAX + 1];
+	char *seg[MAX_SEGMENTS];
+	size_t nseg = 0, o = 0;
+	const struct api_tenant *tenant = NULL;
+	struct route rt = {a, conn, NULL, NULL, NULL};
+	void (*handler)(struct route *rt, struct reply *r);
+
+	switch (authenticate(a, conn, &tenant)) {
+	case AUTH_NONE:
+		reply_error(r, 401, "unauthorized", "A bearer token is required.");
+		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		r->hval = REALM;
+		return;
+	case AUTH_INVALID:
+		reply_error(r, 401, "invalid_token", "The bearer token is not valid.");
+		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		r->hval = REALM ", error=\"invalid_token\"";
+		return;
+	case AUTH_ERROR:
+		reply_error(r, 500, "internal", "The token could not be checked.");
+		return;
+	case AUTH_OK:
+		break;
+	}
+	/* Split on "/" first, then decode each segment: "%2F" stays inside one. */
+	assert(plen <= URL_MAX && path[0] == '/');
+	for (size_t i = 1; i <= plen; i++) {
+		size_t b = i;
+		while (i < plen && path[i] != '/')
+			i++;
+		if (nseg == MAX_SEGMENTS)
+			goto not_found;
+		if (pct_decode(path + b, i - b, buf + o) < 0) {
+			reply_error(r, 400, "bad_request", "The path has a malformed percent-escape.");
+			return;
+		}
+		seg[nseg++] = buf + o;
+		o += strlen(buf + o) + 1;
+	}
+	/* seg: ap v1 utilities {u} ... */
+	if (nseg < 4 || strcmp(seg[2], "utilities") != 0 || !*seg[3])
+		goto not_found;
+	for (size_t i = 4; i < nseg; i++)
+		if (!*seg[i])
+			goto not_found;
+	if (strcmp(seg[3], tenant->utility) != 0) {
+		reply_error(r, 403, "insufficient_scope",
+			    "The token does not grant access to this utility.");
+		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		r->hval = REALM ", error=\"insufficient_scope\"";
+		return;
+	}
+	rt.utility = seg[3];
+	if (nseg == 5 && strcmp(seg[4], "items") == 0)
+		handler = get_items;
+	else if (nseg == 5 && strcmp(seg[4], "latest") == 0)
+		handler = get_utility_latest;
+	else if (nseg == 6 && strcmp(seg[4], "items") == 0)
+		handler = get_item;
+	else if (nseg == 7 && strcmp(seg[4], "items") == 0 && strcmp(seg[6], "values") == 0)
+		handler = get_values;
+	else if (nseg == 7 && strcmp(seg[4], "items") == 0 && strcmp(seg[6], "latest") == 0)
+		handler = get_latest;
+	else if (nseg == 7 && strcmp(seg[4], "items") == 0 && strcmp(seg[6], "aggregate") == 0)
+		handler = get_aggregate;
+	else
+		goto not_found;
+	if (nseg >= 6)
+		rt.item = seg[5];
+	rt.s = thread_store(a);
+	if (!rt.s) {
+		reply_error(r, 503, "unavailable", "The store is not available; try again later.");
+		return;
+	}
+	handler(&rt, r);
+	return;
+not_found:
+	reply_error(r, 404, "not_found", "No such resource.");
+}
+
+/* Nonzero when path[0..n) is exactly p or p followed by "/". */
+static int path_is(const char *path, size_t n, const char *p, int subtree)
+{
+	size_t pl = strlen(p);
+
+	if (n < pl || memcmp(path, p, pl) != 0)
+		return 0;
+	return n == pl || (subtree && path[pl] == '/');
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct req *rq = *con_cls;
+	struct reply r;
+	const char *path;
+	size_t plen;
+
+	if (rq && rq->answered) {
+		*upload_data_size = 0; /* a body we do not read */
+		return MHD_YES;
+	}
+	reply_init(&r);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		/* Answered before any body is read; libmicrohttpd then closes. */
+		if (rq)
+			rq->answered = 1;
+		reply_error(&r, 405, "method_not_allowed", "Only GET and HEAD are served.");
+		r.hname = MHD_HTTP_HEADER_ALLOW;
+		r.hval = "GET, HEAD";
+		return send_reply(a, conn, &r);
+	}
+	if (!rq) {
+		reply_error(&r, 500, "internal", "Out of memory.");
+		return send_reply(a, conn, &r);
+	}
+	/* The first call comes with the headers; answering only once the whole
+	 * request is read keeps the connection reusable. A body sent with a GET
+	 * is skipped, up to a cap: a declared larger one is refused at once, a
+	 * chunked one that grows past it loses the connection (no answer can be
+	 * queued while a body is arriving). */
+	if (!rq->headers_seen) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		rq->headers_seen = 1;
+		if (cl && strtoull(cl, NULL, 10) > GET_BODY_MAX) {
+			rq->answered = 1;
+			reply_error(&r, 413, "payload_too_large", "A GET request takes no body.");
+			return send_reply(a, conn, &r);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		rq->body_bytes += *upload_data_size;
+		*upload_data_size = 0;
+		return rq->body_bytes <= GET_BODY_MAX ? MHD_YES : MHD_NO;
+	}
+	rq->answered = 1;
+	if (rq->too_long) {
+		reply_error(&r, 414, "uri_too_long", "The request target is too long.");
+		return send_reply(a, conn, &r);
+	}
+	path = rq->uri;
+	plen = strcspn(path, "?#");
+	if (path_is(path, plen, "/ap/v1", 1)) {
+		serve_ap(a, conn, path, plen, &r);
+	} else if (path_is(path, plen, "/healthz", 0)) {
+		struct store *s = thread_store(a);
+		if (s) {
+			r.status = 200;
+			strbuf_puts(&r.body, "{\"status\":\"ok\",\"store\":");
+			strbuf_json_str(&r.body, store_backend(s), strlen(store_backend(s)));
+			strbuf_putc(&r.body, '}');
+		} else {
+			reply_error(&r, 503, "unavailable", "The store cannot be opened.");
+		}
+	} else if (path_is(path, plen, "/metrics", 0)) {
+		r.status = 200;
+		r.ctype = METRICS_TYPE;
+		metrics_render(a->m, &r.body);
+	} else {
+		reply_error(&r, 404, "not_found", "No such resource.");
+	}
+	if (r.status >= 500)
+		log_warn("api", "%s %.*s: %u", method, (int)(plen > 200 ? 200 : plen), path,
+			 r.status);
+	return send_reply(a, conn, &r);
+}
+
+/* Called with the raw request target before libmicrohttpd unescapes it. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	size_t n = strlen(uri);
+	struct req *rq;
+
+	if (n > URL_MAX) {
+		rq = calloc(1, sizeof *rq + 1);
+		if (rq)
+			rq->too_long = 1;
+		return rq;
+	}
+	rq = calloc(1, sizeof *rq + n + 1);
+	if (rq)
+		memcpy(rq->uri, uri, n + 1);
+	return rq;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+/* libmicrohttpd hands its own format strings; they are not ours to check. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+							       va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warn("api", "libmicrohttpd: %s", msg);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int api_start(const struct api_config *cfg, struct metrics *m, struct api **out, char *err,
+	      size_t errlen)
+{
+	struct api *a = NULL;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	struct sockaddr *sa;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	int ret = SUIDO_ERR_CONFIG;
+
+	assert(cfg && m && out);
+	*out = NULL;
+	if (!cfg->listen_addr || cfg->threads < 1 || cfg->page_default < 1 ||
+	    cfg->page_max < cfg->page_default || !cfg->store_open ||
+	    (cfg->n_tenants && !cfg->tenants)) {
+		set_err(err, errlen, "api: invalid configuration (listen address, threads,"
+				     " page sizes, store or tenants)");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < cfg->n_tenants; i++) {
+		if (!cfg->tenants[i].utility || !*cfg->tenants[i].utility) {
+			set_err(err, errlen, "api: tenant %zu has no utility", i);
+			goto cleanup;
+		}
+	}
+	memset(&sin, 0, sizeof sin);
+	memset(&sin6, 0, sizeof sin6);
+	if (inet_pton(AF_INET, cfg->listen_addr, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(cfg->port);
+		sa = (struct sockaddr *)&sin;
+	} else if (inet_pton(AF_INET6, cfg->listen_addr, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons(cfg->port);
+		sa = (struct sockaddr *)&sin6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		set_err(err, errlen, "api: listen address %s is not an IP literal",
+			cfg->listen_addr);
+		goto cleanup;
+	}
+	ret = SUIDO_ERR_NOMEM;
+	a = calloc(1, sizeof *a);
+	if (!a)
+		goto cleanup;
+	a->cfg = cfg;
+	a->m = m;
+	if (pthread_mutex_init(&a->lock, NULL) != 0)
+		goto cleanup;
+	a->lock_made = 1;
+	if (pthread_key_create(&a->key, NULL) != 0)
+		goto cleanup;
+	a->key_made = 1;
+	{
+		/* The logger goes first so that no option is reported elsewhere;
+		 * one thread means the polling thread answers by itself. */
+		struct MHD_OptionItem opts[] = {
+			{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, a},
+			{MHD_OPTION_SOCK_ADDR, 0, sa},
+			{MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL},
+			{MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL},
+			{MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL},
+			{MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, a},
+			{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, a},
+			{cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+			 (intptr_t)cfg->threads, NULL},
+			{MHD_OPTION_END, 0, NULL},
+		};
+		a->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, a,
+					     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	}
+	if (!a->daemon) {
+		set_err(err, errlen, "api: cannot listen on %s port %u", cfg->listen_addr,
+			(unsigned)cfg->port);
+		ret = SUIDO_ERR_IO;
+		goto cleanup;
+	}
+	info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	a->port = info ? info->port : cfg->port;
+	log_info("api", "listening on %s port %u with %u threads", cfg->listen_addr,
+		 (unsigned)a->port, cfg->threads);
+	*out = a;
+	a = NULL;
+	ret = SUIDO_OK;
+cleanup:
+	api_stop(a);
+	return ret;
+}
+
+uint16_t api_port(const struct api *a)
+{
+	assert(a);
+	return a->port;
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	/* Joins every worker, so no store below is in use any more. */
+	if (a->daemon)
+		MHD_stop_daemon(a->daemon);
+	for (size_t i = 0; i < a->n_stores; i++)
+		store_close(a->stores[i]);
+	free(a->stores);
+	if (a->key_made)
+		pthread_key_delete(a->key);
+	if (a->lock_made)
+		pthread_mutex_destroy(&a->lock);
+	free(a);
+}

@@ -1,0 +1,400 @@
+/*
+ * MQTT ingest of the platform (ingest.h). libmosquitto runs in the calling
+ * thread: messages are copied out of the callback into a batch, and the batch
+ * is stored and acknowledged when it is full or the loop call ends. A
+ * message's QoS 1 PUBACK only says the broker handed it over; our own ack,
+ * sent after the commit, is what lets the gateway forget it.
+ */
+#include "ingest.h"
+
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "suido/error.h"
+#include "suido/log.h"
+#include "suido/profile.h"
+
+struct pending {
+	char *topic;
+	void *payload;
+	size_t len;
+};
+
+struct ingest {
+	const struct plat_config *cfg;
+	struct store *st;
+	struct metrics *m;
+	struct mosquitto *mosq;
+	char sub[256];
+	int connected;
+	int ever_connected;
+	int64_t next_attempt_ms;
+	int64_t backoff_ms;
+	struct pending *batch;
+	size_t n;
+	/* reused per batch */
+	const char **topics;
+	const void **payloads;
+	size_t *lens;
+	char (*ack_topic)[256];
+	struct strbuf *acks;
+	int64_t *item_keys;
+	size_t item_keys_cap;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Splits "{prefix}/{utility}/{gateway}/data". Returns 0 or -1. */
+static int parse_topic(const char *prefix, const char *topic, char *utility, char *gateway)
+{
+	size_t pl = strlen(prefix);
+	const char *u, *g, *k;
+
+	if (strncmp(topic, prefix, pl) != 0 || topic[pl] != '/')
+		return -1;
+	u = topic + pl + 1;
+	g = strchr(u, '/');
+	if (!g || g - u > PROFILE_NAME_MAX)
+		return -1;
+	k = strchr(g + 1, '/');
+	if (!k || k - g - 1 > PROFILE_NAME_MAX || strcmp(k, "/data") != 0)
+		return -1;
+	memcpy(utility, u, (size_t)(g - u));
+	utility[g - u] = '\0';
+	memcpy(gateway, g + 1, (size_t)(k - g - 1));
+	gateway[k - g - 1] = '\0';
+	return profile_name_valid(utility) && profile_name_valid(gateway) ? 0 : -1;
+}
+
+/* Stores one decoded, authorised message. SUIDO_OK, _EXISTS (duplicate), or a
+ * store error that aborts the batch. */
+static int store_msg(struct ingest *in, const struct profile_msg *msg, int64_t now)
+{
+	int rc = store_put_message(in->st, msg->utility, msg->gateway, msg->id, now, msg->n_points);
+
+	if (rc != SUIDO_OK)
+		return rc;
+	if (msg->n_items > in->item_keys_cap) {
+		int64_t *nk = realloc(in->item_keys, msg->n_items * sizeof *nk);
+		if (!nk)
+			return SUIDO_ERR_NOMEM;
+		in->item_keys = nk;
+		in->item_keys_cap = msg->n_items;
+	}
+	for (size_t i = 0; i < msg->n_items; i++) {
+		const struct profile_item *pi = &msg->items[i];
+		struct store_item it = {pi->id, pi->name, pi->unit, pi->facility};
+		if ((rc = store_put_item(in->st, msg->utility, &it, &in->item_keys[i])) != SUIDO_OK)
+			return rc;
+	}
+	for (size_t i = 0; i < msg->n_points; i++) {
+		const struct profile_point *p = &msg->points[i];
+		if ((rc = store_put_point(in->st, in->item_keys[p->item], p->t_ms, p->v)) != SUIDO_OK)
+			return rc;
+	}
+	return SUIDO_OK;
+}
+
+int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
+		       const void *const *payloads, const size_t *lens, char (*ack_topic)[256],
+		       struct strbuf *acks)
+{
+	struct profile_limits lim = {in->cfg->max_message_bytes, 0, 0};
+	int64_t now = wall_ms();
+	uint64_t stored = 0, dup = 0, rej = 0, points = 0;
+	int rc;
+
+	if ((rc = store_begin(in->st)) != SUIDO_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char utility[PROFILE_NAME_MAX + 1], gateway[PROFILE_NAME_MAX + 1], why[300];
+		const struct plat_gateway *gw;
+		struct profile_msg *msg = NULL;
+		const char *id = "";
+
+		ack_topic[i][0] = '\0';
+		strbuf_reset(&acks[i]);
+		if (parse_topic(in->cfg->topic_prefix, topics[i], utility, gateway) != 0) {
+			log_warn("ingest", "message on unexpected topic ignored");
+			rej++;
+			continue;
+		}
+		snprintf(ack_topic[i], 256, "%s/%s/%s/ack", in->cfg->topic_prefix, utility, gateway);
+		/* Decoded before the registration check so that even a refused
+		 * sender gets an ack saying why (the decoder is bounded). */
+		rc = profile_decode(payloads[i], lens[i], &lim, &msg, why, sizeof why);
+		if (rc == SUIDO_ERR_NOMEM)
+			goto abort;
+		if (rc != SUIDO_OK)
+			goto reject;
+		id = msg->id;
+		gw = plat_config_gateway(in->cfg, gateway);
+		if (!gw || strcmp(gw->utility, utility) != 0) {
+			snprintf(why, sizeof why, "gateway %s is not registered for utility %s",
+				 gateway, utility);
+			goto reject;
+		}
+		if (strcmp(msg->utility, utility) != 0 || strcmp(msg->gateway, gateway) != 0) {
+			snprintf(why, sizeof why, "message names %s/%s but came on %s/%s",
+				 msg->utility, msg->gateway, utility, gateway);
+			goto reject;
+		}
+		rc = store_msg(in, msg, now);
+		if (rc == SUIDO_ERR_NOTFOUND) {
+			/* the store does not know the gateway for that utility (the
+			 * configuration and the database disagree): refuse this one
+			 * message, keep the batch */
+			snprintf(why, sizeof why, "gateway %s is not registered for utility %s "
+				 "in the store", gateway, utility);
+			goto reject;
+		}
+		if (rc == SUIDO_ERR_EXISTS) {
+			dup++;
+			profile_ack_encode(msg->id, PROFILE_ACK_DUPLICATE, NULL, &acks[i]);
+		} else if (rc == SUIDO_OK) {
+			stored++;
+			points += msg->n_points;
+			profile_ack_encode(msg->id, PROFILE_ACK_STORED, NULL, &acks[i]);
+		} else {
+			goto abort;
+		}
+		profile_msg_free(msg);
+		continue;
+reject:
+		log_warn("ingest", "rejected message %s from %s/%s: %s", *id ? id : "(no id)",
+			 utility, gateway, why);
+		rej++;
+		/* The ack needs an id the gateway knows: take it from the payload if it
+		 * decoded that far, else say nothing (the gateway resends on timeout). */
+		if (*id)
+			profile_ack_encode(id, PROFILE_ACK_REJECTED, why, &acks[i]);
+		else
+			ack_topic[i][0] = '\0';
+		profile_msg_free(msg);
+		continue;
+abort:
+		profile_msg_free(msg);
+		store_rollback(in->st);
+		metrics_add(in->m, MET_DB_ERRORS, 1);
+		log_error("ingest", "store failed, batch of %zu rolled back: %s", n,
+			  suido_strerror(rc));
+		return rc;
+	}
+	if ((rc = store_commit(in->st)) != SUIDO_OK) {
+		store_rollback(in->st);
+		metrics_add(in->m, MET_DB_ERRORS, 1);
+		log_error("ingest", "commit failed, batch of %zu rolled back: %s", n,
+			  suido_strerror(rc));
+		return rc;
+	}
+	metrics_add(in->m, MET_DB_COMMITS, 1);
+	metrics_add(in->m, MET_MSG_RECEIVED, n);
+	metrics_add(in->m, MET_MSG_STORED, stored);
+	metrics_add(in->m, MET_MSG_DUPLICATE, dup);
+	metrics_add(in->m, MET_MSG_REJECTED, rej);
+	metrics_add(in->m, MET_POINTS_STORED, points);
+	return SUIDO_OK;
+}
+
+static void clear_batch(struct ingest *in)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		free(in->batch[i].topic);
+		free(in->batch[i].payload);
+	}
+	in->n = 0;
+}
+
+static void flush(struct ingest *in)
+{
+	int rc;
+
+	if (in->n == 0)
+		return;
+	for (size_t i = 0; i < in->n; i++) {
+		in->topics[i] = in->batch[i].topic;
+		in->payloads[i] = in->batch[i].payload;
+		in->lens[i] = in->batch[i].len;
+	}
+	rc = ingest_store_batch(in, in->n, in->topics, in->payloads, in->lens, in->ack_topic,
+				in->acks);
+	if (rc == SUIDO_OK) {
+		for (size_t i = 0; i < in->n; i++) {
+			if (!in->ack_topic[i][0] || in->acks[i].len == 0)
+				continue;
+			if (mosquitto_publish(in->mosq, NULL, in->ack_topic[i], (int)in->acks[i].len,
+					      in->acks[i].data, 1, false) == MOSQ_ERR_SUCCESS)
+				metrics_add(in->m, MET_ACKS_SENT, 1);
+		}
+	}
+	/* On failure nothing is acked: the gateways resend after their timeout. */
+	clear_batch(in);
+}
+
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+	struct ingest *in = obj;
+	struct pending *p;
+
+	if ((size_t)msg->payloadlen > in->cfg->max_message_bytes) {
+		metrics_add(in->m, MET_MSG_REJECTED, 1);
+		log_warn("ingest", "message of %d bytes on %s exceeds max_message_bytes: dropped",
+			 msg->payloadlen, msg->topic);
+		return;
+	}
+	p = &in->batch[in->n];
+	p->topic = strdup(msg->topic);
+	p->payload = malloc((size_t)msg->payloadlen + 1);
+	if (!p->topic || !p->payload) {
+		free(p->topic);
+		free(p->payload);
+		log_error("ingest", "out of memory: message dropped (the gateway resends it)");
+		return;
+	}
+	memcpy(p->payload, msg->payload, (size_t)msg->payloadlen);
+	p->len = (size_t)msg->payloadlen;
+	in->n++;
+	if (in->n == in->cfg->batch_messages)
+		flush(in);
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc)
+{
+	struct ingest *in = obj;
+
+	if (rc != 0) {
+		log_warn("ingest", "broker refused the connection: %s", mosquitto_connack_string(rc));
+		return;
+	}
+	in->connected = 1;
+	in->backoff_ms = 200;
+	metrics_set(in->m, MET_MQTT_CONNECTED, 1);
+	if (mosquitto_subscribe(m, NULL, in->sub, 1) != MOSQ_ERR_SUCCESS)
+		log_error("ingest", "subscribe %s failed", in->sub);
+	log_info("ingest", "connected to %s:%d, subscribed to %s", in->cfg->mqtt_host,
+		 in->cfg->mqtt_port, in->sub);
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc)
+{
+	struct ingest *in = obj;
+
+	if (in->connected)
+		log_warn("ingest", "disconnected from the broker (%s)",
+			 rc ? mosquitto_strerror(rc) : "requested");
+	in->connected = 0;
+	metrics_set(in->m, MET_MQTT_CONNECTED, 0);
+}
+
+int ingest_new(const struct plat_config *cfg, struct store *st, struct metrics *m,
+	       struct ingest **out, char *err, size_t errlen)
+{
+	struct ingest *in = calloc(1, sizeof *in);
+	size_t b = cfg->batch_messages;
+
+	*out = NULL;
+	if (!in)
+		return SUIDO_ERR_NOMEM;
+	in->cfg = cfg;
+	in->st = st;
+	in->m = m;
+	in->backoff_ms = 200;
+	in->batch = calloc(b, sizeof *in->batch);
+	in->topics = calloc(b, sizeof *in->topics);
+	in->payloads = calloc(b, sizeof *in->payloads);
+	in->lens = calloc(b, sizeof *in->lens);
+	in->ack_topic = calloc(b, sizeof *in->ack_topic);
+	in->acks = calloc(b, sizeof *in->acks);
+	snprintf(in->sub, sizeof in->sub, "%s/+/+/data", cfg->topic_prefix);
+	mosquitto_lib_init();
+	in->mosq = mosquitto_new(cfg->mqtt_client_id, false, in);
+	if (!in->batch || !in->topics || !in->payloads || !in->lens || !in->ack_topic ||
+	    !in->acks || !in->mosq) {
+		snprintf(err, errlen, "ingest: out of memory");
+		ingest_free(in);
+		return SUIDO_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < b; i++)
+		in->acks[i].limit = 4096;
+	mosquitto_int_option(in->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_max_inflight_messages_set(in->mosq, 0);
+	mosquitto_connect_callback_set(in->mosq, on_connect);
+	mosquitto_disconnect_callback_set(in->mosq, on_disconnect);
+	mosquitto_message_callback_set(in->mosq, on_message);
+	*out = in;
+	return SUIDO_OK;
+}
+
+void ingest_free(struct ingest *in)
+{
+	if (!in)
+		return;
+	if (in->mosq) {
+		flush(in);
+		if (in->connected) {
+			mosquitto_disconnect(in->mosq);
+			mosquitto_loop(in->mosq, 50, 1);
+		}
+		mosquitto_destroy(in->mosq);
+	}
+	clear_batch(in);
+	if (in->acks)
+		for (size_t i = 0; i < in->cfg->batch_messages; i++)
+			strbuf_free(&in->acks[i]);
+	free(in->batch);
+	free(in->topics);
+	free(in->payloads);
+	free(in->lens);
+	free(in->ack_topic);
+	free(in->acks);
+	free(in->item_keys);
+	free(in);
+	mosquitto_lib_cleanup();
+}
+
+void ingest_loop(struct ingest *in, int timeout_ms)
+{
+	int rc;
+
+	if (!in->connected && mosquitto_socket(in->mosq) < 0) {
+		int64_t now = mono_ms();
+		if (now >= in->next_attempt_ms) {
+			rc = in->ever_connected
+				     ? mosquitto_reconnect(in->mosq)
+				     : mosquitto_connect(in->mosq, in->cfg->mqtt_host,
+							 in->cfg->mqtt_port, in->cfg->mqtt_keepalive);
+			if (rc == MOSQ_ERR_SUCCESS) {
+				in->ever_connected = 1;
+			} else {
+				in->next_attempt_ms = now + in->backoff_ms;
+				in->backoff_ms = in->backoff_ms * 2 > 5000 ? 5000 : in->backoff_ms * 2;
+			}
+		}
+		if (mosquitto_socket(in->mosq) < 0) {
+			struct timespec ts = {0, (long)timeout_ms * 1000000L};
+			nanosleep(&ts, NULL);
+			return;
+		}
+	}
+	rc = mosquitto_loop(in->mosq, timeout_ms, 1);
+	flush(in);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		in->connected = 0;
+		metrics_set(in->m, MET_MQTT_CONNECTED, 0);
+	}
+}

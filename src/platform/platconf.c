@@ -1,0 +1,268 @@
+/*
+ * Loading and validating the platform configuration (platconf.h).
+ */
+#include "platconf.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suido/conf.h"
+#include "suido/error.h"
+#include "suido/profile.h"
+
+static char *resolve(const char *conf_path, const char *p)
+{
+	const char *slash = strrchr(conf_path, '/');
+	char buf[PATH_MAX];
+
+	if (p[0] == '/' || !slash)
+		return strdup(p);
+	if (snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - conf_path), conf_path, p) >=
+	    (int)sizeof buf)
+		return NULL;
+	return strdup(buf);
+}
+
+static int hex32(const char *s, unsigned char out[32])
+{
+	if (strlen(s) != 64)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (unsigned char)v;
+	}
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return -1;
+	return 0;
+}
+
+#define GET_STR(sec, key, req, def, dst)                                                     \
+	do {                                                                                  \
+		if (conf_get_str(c, sec, key, req, def, &v, err, errlen))                     \
+			goto fail;                                                            \
+		if (!((dst) = strdup(v)))                                                     \
+			goto nomem;                                                           \
+	} while (0)
+
+int plat_config_load(const char *path, struct plat_config **out, char *err, size_t errlen)
+{
+	static const char *const plat_keys[] = {"database", "timezone", "log_level", NULL};
+	static const char *const http_keys[] = {"listen", "port", "threads", "page_default",
+						"page_max", NULL};
+	static const char *const mqtt_keys[] = {"host", "port", "keepalive", "client_id",
+						"topic_prefix", NULL};
+	static const char *const ingest_keys[] = {"max_message_bytes", "batch_messages", NULL};
+	static const char *const util_keys[] = {"name", "api_token_sha256", NULL};
+	static const char *const gw_keys[] = {"utility", NULL};
+	struct conf *c = NULL;
+	struct plat_config *p = NULL;
+	const char *v;
+	long long n;
+	int rc, seen_platform = 0;
+
+	*out = NULL;
+	if ((rc = conf_load(path, &c, err, errlen)) != SUIDO_OK)
+		return rc;
+	p = calloc(1, sizeof *p);
+	if (!p)
+		goto nomem;
+	p->utilities = calloc(conf_section_count(c) + 1, sizeof *p->utilities);
+	p->gateways = calloc(conf_section_count(c) + 1, sizeof *p->gateways);
+	if (!p->utilities || !p->gateways)
+		goto nomem;
+	/* defaults */
+	p->http_port = 8080;
+	p->http_threads = 4;
+	p->page_default = 10000;
+	p->page_max = 100000;
+	p->mqtt_port = 1883;
+	p->mqtt_keepalive = 30;
+	p->max_message_bytes = 8u << 20;
+	p->batch_messages = 64;
+
+	for (size_t i = 0; i < conf_section_count(c); i++) {
+		const struct conf_section *s = conf_section_at(c, i);
+		if (strcmp(s->kind, "platform") == 0) {
+			seen_platform = 1;
+			if (conf_check_keys(c, s, plat_keys, err, errlen))
+				goto fail;
+			if (conf_get_str(c, s, "database", 1, NULL, &v, err, errlen))
+				goto fail;
+			if (!(p->database = resolve(path, v)))
+				goto nomem;
+			GET_STR(s, "timezone", 0, "Asia/Tokyo", p->timezone);
+			GET_STR(s, "log_level", 0, "info", p->log_level);
+		} else if (strcmp(s->kind, "http") == 0) {
+			if (conf_check_keys(c, s, http_keys, err, errlen))
+				goto fail;
+			GET_STR(s, "listen", 0, "127.0.0.1", p->http_listen);
+			if (conf_get_int(c, s, "port", 0, 8080, 0, 65535, &n, err, errlen))
+				goto fail;
+			p->http_port = (int)n;
+			if (conf_get_int(c, s, "threads", 0, 4, 1, 256, &n, err, errlen))
+				goto fail;
+			p->http_threads = (unsigned)n;
+			if (conf_get_int(c, s, "page_default", 0, 10000, 1, 1000000, &n, err, errlen))
+				goto fail;
+			p->page_default = (size_t)n;
+			if (conf_get_int(c, s, "page_max", 0, 100000, 1, 10000000, &n, err, errlen))
+				goto fail;
+			p->page_max = (size_t)n;
+		} else if (strcmp(s->kind, "mqtt") == 0) {
+			if (conf_check_keys(c, s, mqtt_keys, err, errlen))
+				goto fail;
+			GET_STR(s, "host", 0, "127.0.0.1", p->mqtt_host);
+			if (conf_get_int(c, s, "port", 0, 1883, 1, 65535, &n, err, errlen))
+				goto fail;
+			p->mqtt_port = (int)n;
+			if (conf_get_int(c, s, "keepalive", 0, 30, 5, 3600, &n, err, errlen))
+				goto fail;
+			p->mqtt_keepalive = (int)n;
+			GET_STR(s, "client_id", 0, "suido-platform", p->mqtt_client_id);
+			GET_STR(s, "topic_prefix", 0, "suido/v1", p->topic_prefix);
+		} else if (strcmp(s->kind, "ingest") == 0) {
+			if (conf_check_keys(c, s, ingest_keys, err, errlen))
+				goto fail;
+			if (conf_get_int(c, s, "max_message_bytes", 0, 8 << 20, 1024, 256 << 20, &n,
+					 err, errlen))
+				goto fail;
+			p->max_message_bytes = (size_t)n;
+			if (conf_get_int(c, s, "batch_messages", 0, 64, 1, 10000, &n, err, errlen))
+				goto fail;
+			p->batch_messages = (size_t)n;
+		} else if (strcmp(s->kind, "utility") == 0) {
+			struct plat_utility *u = &p->utilities[p->n_utilities];
+			if (!profile_name_valid(s->name)) {
+				conf_error(c, s, NULL, err, errlen,
+					   "utility id must be 1-64 characters of A-Z a-z 0-9 _ . -");
+				goto fail;
+			}
+			for (size_t k = 0; k < p->n_utilities; k++) {
+				if (strcmp(p->utilities[k].id, s->name) == 0) {
+					conf_error(c, s, NULL, err, errlen, "utility defined twice");
+					goto fail;
+				}
+			}
+			if (conf_check_keys(c, s, util_keys, err, errlen))
+				goto fail;
+			if (!(u->id = strdup(s->name)))
+				goto nomem;
+			p->n_utilities++;
+			GET_STR(s, "name", 0, s->name, u->name);
+			if (conf_get_str(c, s, "api_token_sha256", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v) {
+				if (hex32(v, u->token_sha256) != 0) {
+					conf_error(c, s, conf_find(s, "api_token_sha256"), err, errlen,
+						   "expected 64 hexadecimal digits");
+					goto fail;
+				}
+				u->has_token = 1;
+			}
+		} else if (strcmp(s->kind, "gateway") == 0) {
+			struct plat_gateway *g = &p->gateways[p->n_gateways];
+			if (!profile_name_valid(s->name)) {
+				conf_error(c, s, NULL, err, errlen,
+					   "gateway id must be 1-64 characters of A-Z a-z 0-9 _ . -");
+				goto fail;
+			}
+			for (size_t k = 0; k < p->n_gateways; k++) {
+				if (strcmp(p->gateways[k].id, s->name) == 0) {
+					conf_error(c, s, NULL, err, errlen, "gateway defined twice");
+					goto fail;
+				}
+			}
+			if (conf_check_keys(c, s, gw_keys, err, errlen))
+				goto fail;
+			if (!(g->id = strdup(s->name)))
+				goto nomem;
+			p->n_gateways++;
+			GET_STR(s, "utility", 1, NULL, g->utility);
+		} else {
+			conf_error(c, s, NULL, err, errlen, "unknown section");
+			goto fail;
+		}
+	}
+	if (!seen_platform) {
+		snprintf(err, errlen, "%s: missing [platform] section", path);
+		goto fail;
+	}
+	/* Every gateway must name a defined utility. */
+	for (size_t i = 0; i < p->n_gateways; i++) {
+		int found = 0;
+		for (size_t k = 0; k < p->n_utilities; k++)
+			found |= strcmp(p->gateways[i].utility, p->utilities[k].id) == 0;
+		if (!found) {
+			for (size_t si = 0; si < conf_section_count(c); si++) {
+				const struct conf_section *s = conf_section_at(c, si);
+				if (strcmp(s->kind, "gateway") == 0 &&
+				    strcmp(s->name, p->gateways[i].id) == 0)
+					conf_error(c, s, conf_find(s, "utility"), err, errlen,
+						   "no [utility %s] section", p->gateways[i].utility);
+			}
+			goto fail;
+		}
+	}
+	if (!p->timezone && !(p->timezone = strdup("Asia/Tokyo")))
+		goto nomem;
+	if (!p->log_level && !(p->log_level = strdup("info")))
+		goto nomem;
+	if (!p->http_listen && !(p->http_listen = strdup("127.0.0.1")))
+		goto nomem;
+	if (!p->mqtt_host && !(p->mqtt_host = strdup("127.0.0.1")))
+		goto nomem;
+	if (!p->mqtt_client_id && !(p->mqtt_client_id = strdup("suido-platform")))
+		goto nomem;
+	if (!p->topic_prefix && !(p->topic_prefix = strdup("suido/v1")))
+		goto nomem;
+	conf_free(c);
+	*out = p;
+	return SUIDO_OK;
+nomem:
+	snprintf(err, errlen, "%s: out of memory", path);
+	conf_free(c);
+	plat_config_free(p);
+	return SUIDO_ERR_NOMEM;
+fail:
+	conf_free(c);
+	plat_config_free(p);
+	return SUIDO_ERR_CONFIG;
+}
+
+void plat_config_free(struct plat_config *p)
+{
+	if (!p)
+		return;
+	free(p->database);
+	free(p->timezone);
+	free(p->log_level);
+	free(p->http_listen);
+	free(p->mqtt_host);
+	free(p->mqtt_client_id);
+	free(p->topic_prefix);
+	for (size_t i = 0; i < p->n_utilities; i++) {
+		free(p->utilities[i].id);
+		free(p->utilities[i].name);
+	}
+	for (size_t i = 0; i < p->n_gateways; i++) {
+		free(p->gateways[i].id);
+		free(p->gateways[i].utility);
+	}
+	free(p->utilities);
+	free(p->gateways);
+	free(p);
+}
+
+const struct plat_gateway *plat_config_gateway(const struct plat_config *c, const char *id)
+{
+	for (size_t i = 0; i < c->n_gateways; i++)
+		if (strcmp(c->gateways[i].id, id) == 0)
+			return &c->gateways[i];
+	return NULL;
+}

@@ -1,0 +1,54 @@
+/*
+ * The platform's configuration file (etc/platform.conf), validated at start
+ * into an immutable struct. Relative paths are relative to the directory of
+ * the configuration file. docs/configuration.md lists every key.
+ */
+#ifndef SUIDO_PLATFORM_PLATCONF_H
+#define SUIDO_PLATFORM_PLATCONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct plat_utility {
+	char *id;
+	char *name;
+	unsigned char token_sha256[32];
+	int has_token;
+};
+
+struct plat_gateway {
+	char *id;
+	char *utility;
+};
+
+struct plat_config {
+	char *database;
+	char *timezone;
+	char *log_level;
+	char *http_listen;
+	int http_port;
+	unsigned http_threads;
+	size_t page_default;
+	size_t page_max;
+	char *mqtt_host;
+	int mqtt_port;
+	int mqtt_keepalive;
+	char *mqtt_client_id;
+	char *topic_prefix;
+	size_t max_message_bytes;
+	size_t batch_messages;
+	size_t n_utilities;
+	struct plat_utility *utilities;
+	size_t n_gateways;
+	struct plat_gateway *gateways;
+};
+
+/* Loads and validates path. SUIDO_OK and *out (free with plat_config_free),
+ * or SUIDO_ERR_CONFIG / _IO with "file:line: [section] key: problem" in err. */
+int plat_config_load(const char *path, struct plat_config **out, char *err, size_t errlen);
+void plat_config_free(struct plat_config *c);
+
+/* The registered gateway with this id, or NULL. */
+const struct plat_gateway *plat_config_gateway(const struct plat_config *c, const char *id);
+
+#endif
