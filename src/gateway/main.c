@@ -1,5 +1,250 @@
-/* Entry point of the gateway program (being written in this change). */
-int main(void)
+/*
+ * suido-gateway: the system gateway of seed 003. One thread runs one loop:
+ * take complete files from the spool into the durable queue, cut pending
+ * points into messages, keep the in-flight window full, and drive the MQTT
+ * connection. Nothing is deleted before the platform acknowledged it after
+ * its commit (docs/reliability.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gwconf.h"
+#include "intake.h"
+#include "link.h"
+#include "queue.h"
+#include "sender.h"
+#include "spool.h"
+#include "suido/error.h"
+#include "suido/fsutil.h"
+#include "suido/log.h"
+#include "suido/timeutil.h"
+
+#define EXIT_CONFIG 78
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
 {
-	return 0;
+	(void)sig;
+	stop = 1;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_ack(void *ctx, const char *msg_id, enum profile_ack_status st, const char *reason)
+{
+	sender_ack(ctx, msg_id, st, reason, wall_ms());
+}
+
+/* The sender is created after the link; the ack callback reaches it here. */
+struct ack_relay {
+	struct sender *sender;
+};
+
+static void relay_ack(void *ctx, const char *msg_id, enum profile_ack_status st,
+		      const char *reason)
+{
+	struct ack_relay *r = ctx;
+	if (r->sender)
+		on_ack(r->sender, msg_id, st, reason);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: suido-gateway -c CONFIG [--check-config]\n"
+		   "  -c, --config FILE    gateway configuration (etc/gateway.conf)\n"
+		   "      --check-config   validate the configuration and the mapping, then exit\n"
+		   "  -h, --help           this text\n");
+}
+
+static int make_dirs(const struct gw_config *g, char *done, char *rejected, char *receipts,
+		     char *err, size_t errlen)
+{
+	snprintf(done, PATH_MAX, "%s/done", g->state_dir);
+	snprintf(rejected, PATH_MAX, "%s/rejected", g->state_dir);
+	snprintf(receipts, PATH_MAX, "%s/receipts", g->state_dir);
+	const char *dirs[] = {g->state_dir, g->spool_dir, done, rejected, receipts};
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		int rc = fsutil_mkdirs(dirs[i], err, errlen);
+		if (rc != SUIDO_OK)
+			return rc;
+	}
+	return SUIDO_OK;
+}
+
+/* Takes ready files for at most budget_ms. Returns points queued. */
+static size_t take_files(struct spool *sp, const struct intake_ctx *ic, int64_t budget_ms,
+			 int *paused_until_valid, int64_t *paused_until)
+{
+	int64_t start = mono_ms();
+	char name[512], err[512];
+	size_t points = 0;
+
+	while (mono_ms() - start < budget_ms && spool_take(sp, mono_ms(), name, sizeof name)) {
+		struct intake_result res;
+		int rc = intake_file(ic, name, wall_ms(), &res, err, sizeof err);
+		if (rc == SUIDO_OK) {
+			points += res.points;
+			continue;
+		}
+		/* Could not finish: the file stays in the spool and nothing of it
+		 * counts. Disk full pauses all intake; other errors retry this file. */
+		if (rc == SUIDO_ERR_FULL) {
+			log_error("gateway", "disk full while taking %s: intake paused (%s)", name, err);
+			*paused_until_valid = 1;
+			*paused_until = mono_ms() + 5000;
+			spool_defer(sp, name, *paused_until);
+			break;
+		}
+		log_error("gateway", "taking %s failed, will retry: %s", name, err);
+		spool_defer(sp, name, mono_ms() + 5000);
+	}
+	return points;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check-config", no_argument, NULL, 'k'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *config = NULL;
+	int check_only = 0, opt, rc, status = 0, paused = 0;
+	struct gw_config *g = NULL;
+	struct queue *q = NULL;
+	struct link *lk = NULL;
+	struct sender *snd = NULL;
+	struct spool *sp = NULL;
+	struct ack_relay relay = {NULL};
+	char err[1024], done[PATH_MAX], rejected[PATH_MAX], receipts[PATH_MAX];
+	char dbpath[PATH_MAX];
+	int64_t next_make = 0, next_purge = 0, next_stats = 0, paused_until = 0;
+	enum log_level lvl;
+
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'k': check_only = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (!config) {
+		usage(stderr);
+		return 64;
+	}
+	if ((rc = gw_config_load(config, &g, err, sizeof err)) != SUIDO_OK) {
+		fprintf(stderr, "suido-gateway: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (timeutil_set_zone(g->timezone) != SUIDO_OK) {
+		fprintf(stderr, "suido-gateway: %s: [gateway] timezone: unknown zone \"%s\"\n",
+			config, g->timezone);
+		gw_config_free(g);
+		return EXIT_CONFIG;
+	}
+	if (log_level_parse(g->log_level, &lvl) != 0) {
+		fprintf(stderr, "suido-gateway: %s: [gateway] log_level: expected debug, info, "
+				"warn or error\n", config);
+		gw_config_free(g);
+		return EXIT_CONFIG;
+	}
+	log_set_level(lvl);
+	if (check_only) {
+		printf("%s: OK (%zu layouts)\n", config, mapping_layout_count(g->mapping));
+		gw_config_free(g);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	if (make_dirs(g, done, rejected, receipts, err, sizeof err) != SUIDO_OK)
+		fatal("gateway", "%s", err);
+	snprintf(dbpath, sizeof dbpath, "%s/queue.db", g->state_dir);
+	if (queue_open(dbpath, g->utility, g->id, &q, err, sizeof err) != SUIDO_OK)
+		fatal("gateway", "%s", err);
+	struct link_config lc = {g->mqtt_host, g->mqtt_port, g->mqtt_keepalive, g->id,
+				 g->topic_prefix, g->utility, g->id, g->window};
+	if (link_new(&lc, relay_ack, &relay, &lk, err, sizeof err) != SUIDO_OK)
+		fatal("gateway", "%s", err);
+	snd = sender_new(q, lk, g->window, g->ack_timeout_ms);
+	if (!snd)
+		fatal("gateway", "out of memory");
+	relay.sender = snd;
+	if (spool_open(g->spool_dir, &sp, err, sizeof err) != SUIDO_OK)
+		fatal("gateway", "%s", err);
+	struct intake_ctx ic = {g->mapping, q, g->id, g->spool_dir, done, rejected, receipts,
+				g->max_file_bytes, g->encoding, 1000};
+	log_info("gateway", "%s of utility %s started: spool %s, queue %s (epoch %lld), broker %s:%d",
+		 g->id, g->utility, g->spool_dir, dbpath, (long long)queue_epoch(q), g->mqtt_host,
+		 g->mqtt_port);
+
+	while (!stop) {
+		int64_t now = mono_ms();
+		int busy = 0;
+
+		if (paused && now >= paused_until)
+			paused = 0;
+		spool_poll(sp);
+		if (!paused && take_files(sp, &ic, 200, &paused, &paused_until) > 0)
+			next_make = 0; /* new points: cut messages now */
+		if (now >= next_make) {
+			int made = 1;
+			for (int i = 0; i < 64 && made; i++) {
+				rc = queue_make_message(q, g->batch_points, wall_ms(), &made);
+				if (rc != SUIDO_OK) {
+					log_error("gateway", "making a message failed: %s",
+						  suido_strerror(rc));
+					break;
+				}
+				busy |= made;
+			}
+			next_make = busy ? 0 : now + g->interval_ms;
+		}
+		if ((rc = sender_step(snd, mono_ms())) != SUIDO_OK)
+			log_error("gateway", "sending failed: %s", suido_strerror(rc));
+		if (now >= next_purge) {
+			int64_t n = 0;
+			if (queue_purge_acked(q, wall_ms() - g->retention_ms, &n) == SUIDO_OK && n)
+				log_info("gateway", "purged %lld acknowledged messages past retention",
+					 (long long)n);
+			next_purge = now + 60000;
+		}
+		if (now >= next_stats) {
+			struct queue_stats st;
+			if (next_stats && queue_stats(q, &st) == SUIDO_OK)
+				log_info("gateway", "queue: %lld pending points, %lld unacked messages, "
+						    "%u in flight, %zu files waiting",
+					 (long long)st.pending_points, (long long)st.unacked_msgs,
+					 sender_inflight(snd), spool_ready_count(sp));
+			next_stats = now + 60000;
+		}
+		link_loop(lk, busy || spool_ready_count(sp) ? 1 : 50);
+	}
+	log_info("gateway", "stopping");
+	spool_free(sp);
+	sender_free(snd);
+	link_free(lk);
+	queue_close(q);
+	gw_config_free(g);
+	return status;
 }

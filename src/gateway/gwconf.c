@@ -1,0 +1,197 @@
+/*
+ * Loading and validating the gateway configuration (gwconf.h).
+ */
+#include "gwconf.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suido/conf.h"
+#include "suido/error.h"
+#include "suido/profile.h"
+
+/* Resolves p against the directory of the configuration file. */
+static char *resolve(const char *conf_path, const char *p)
+{
+	const char *slash = strrchr(conf_path, '/');
+	char buf[PATH_MAX];
+
+	if (p[0] == '/' || !slash)
+		return strdup(p);
+	if (snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - conf_path), conf_path, p) >=
+	    (int)sizeof buf)
+		return NULL;
+	return strdup(buf);
+}
+
+static const struct conf_section *find_section(const struct conf *c, const char *kind)
+{
+	for (size_t i = 0; i < conf_section_count(c); i++)
+		if (strcmp(conf_section_at(c, i)->kind, kind) == 0)
+			return conf_section_at(c, i);
+	return NULL;
+}
+
+int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errlen)
+{
+	static const char *const gw_keys[] = {"id", "utility", "timezone", "state_dir",
+					      "spool_dir", "mapping", "log_level",
+					      "max_file_bytes", "encoding", NULL};
+	static const char *const send_keys[] = {"batch_points", "interval_ms", "ack_timeout_ms",
+						"window", "retention_days", NULL};
+	static const char *const mqtt_keys[] = {"host", "port", "keepalive", "topic_prefix",
+						NULL};
+	struct conf *c = NULL, *mc = NULL;
+	struct gw_config *g = NULL;
+	const struct conf_section *s;
+	const char *v;
+	long long n;
+	int rc;
+
+	*out = NULL;
+	if ((rc = conf_load(path, &c, err, errlen)) != SUIDO_OK)
+		return rc;
+	g = calloc(1, sizeof *g);
+	if (!g) {
+		rc = SUIDO_ERR_NOMEM;
+		goto fail;
+	}
+	rc = SUIDO_ERR_CONFIG;
+	for (size_t i = 0; i < conf_section_count(c); i++) {
+		const struct conf_section *x = conf_section_at(c, i);
+		if (strcmp(x->kind, "gateway") && strcmp(x->kind, "send") && strcmp(x->kind, "mqtt")) {
+			conf_error(c, x, NULL, err, errlen, "unknown section");
+			goto fail;
+		}
+	}
+	if (!(s = find_section(c, "gateway"))) {
+		snprintf(err, errlen, "%s: missing [gateway] section", path);
+		goto fail;
+	}
+	if (conf_check_keys(c, s, gw_keys, err, errlen))
+		goto fail;
+	if (conf_get_str(c, s, "id", 1, NULL, &v, err, errlen))
+		goto fail;
+	if (!profile_name_valid(v)) {
+		conf_error(c, s, conf_find(s, "id"), err, errlen,
+			   "must be 1-64 characters of A-Z a-z 0-9 _ . -");
+		goto fail;
+	}
+	g->id = strdup(v);
+	if (conf_get_str(c, s, "utility", 1, NULL, &v, err, errlen))
+		goto fail;
+	if (!profile_name_valid(v)) {
+		conf_error(c, s, conf_find(s, "utility"), err, errlen,
+			   "must be 1-64 characters of A-Z a-z 0-9 _ . -");
+		goto fail;
+	}
+	g->utility = strdup(v);
+	if (conf_get_str(c, s, "timezone", 0, "Asia/Tokyo", &v, err, errlen))
+		goto fail;
+	g->timezone = strdup(v);
+	if (conf_get_str(c, s, "state_dir", 1, NULL, &v, err, errlen))
+		goto fail;
+	g->state_dir = resolve(path, v);
+	if (conf_get_str(c, s, "spool_dir", 1, NULL, &v, err, errlen))
+		goto fail;
+	g->spool_dir = resolve(path, v);
+	if (conf_get_str(c, s, "mapping", 1, NULL, &v, err, errlen))
+		goto fail;
+	g->mapping_path = resolve(path, v);
+	if (conf_get_str(c, s, "log_level", 0, "info", &v, err, errlen))
+		goto fail;
+	g->log_level = strdup(v);
+	if (conf_get_int(c, s, "max_file_bytes", 0, 64ll << 20, 1, 1ll << 34, &n, err, errlen))
+		goto fail;
+	g->max_file_bytes = (size_t)n;
+	if (conf_get_str(c, s, "encoding", 0, "auto", &v, err, errlen))
+		goto fail;
+	if (textenc_parse(v, &g->encoding) != 0) {
+		conf_error(c, s, conf_find(s, "encoding"), err, errlen,
+			   "expected auto, utf-8 or cp932, got \"%s\"", v);
+		goto fail;
+	}
+
+	g->batch_points = 1000;
+	g->interval_ms = 1000;
+	g->ack_timeout_ms = 10000;
+	g->window = 16;
+	g->retention_ms = 7ll * 86400 * 1000;
+	if ((s = find_section(c, "send"))) {
+		if (conf_check_keys(c, s, send_keys, err, errlen))
+			goto fail;
+		if (conf_get_int(c, s, "batch_points", 0, 1000, 1, 100000, &n, err, errlen))
+			goto fail;
+		g->batch_points = (size_t)n;
+		if (conf_get_int(c, s, "interval_ms", 0, 1000, 10, 86400000, &n, err, errlen))
+			goto fail;
+		g->interval_ms = n;
+		if (conf_get_int(c, s, "ack_timeout_ms", 0, 10000, 100, 3600000, &n, err, errlen))
+			goto fail;
+		g->ack_timeout_ms = n;
+		if (conf_get_int(c, s, "window", 0, 16, 1, 1024, &n, err, errlen))
+			goto fail;
+		g->window = (unsigned)n;
+		if (conf_get_int(c, s, "retention_days", 0, 7, 0, 3650, &n, err, errlen))
+			goto fail;
+		g->retention_ms = n * 86400 * 1000;
+	}
+	g->mqtt_port = 1883;
+	g->mqtt_keepalive = 30;
+	if ((s = find_section(c, "mqtt"))) {
+		if (conf_check_keys(c, s, mqtt_keys, err, errlen))
+			goto fail;
+		if (conf_get_str(c, s, "host", 0, "127.0.0.1", &v, err, errlen))
+			goto fail;
+		g->mqtt_host = strdup(v);
+		if (conf_get_int(c, s, "port", 0, 1883, 1, 65535, &n, err, errlen))
+			goto fail;
+		g->mqtt_port = (int)n;
+		if (conf_get_int(c, s, "keepalive", 0, 30, 5, 3600, &n, err, errlen))
+			goto fail;
+		g->mqtt_keepalive = (int)n;
+		if (conf_get_str(c, s, "topic_prefix", 0, "suido/v1", &v, err, errlen))
+			goto fail;
+		g->topic_prefix = strdup(v);
+	} else {
+		g->mqtt_host = strdup("127.0.0.1");
+		g->topic_prefix = strdup("suido/v1");
+	}
+	if (!g->id || !g->utility || !g->timezone || !g->state_dir || !g->spool_dir ||
+	    !g->mapping_path || !g->log_level || !g->mqtt_host || !g->topic_prefix) {
+		snprintf(err, errlen, "%s: out of memory or path too long", path);
+		goto fail;
+	}
+	if ((rc = conf_load(g->mapping_path, &mc, err, errlen)) != SUIDO_OK)
+		goto fail;
+	if ((rc = mapping_load(mc, &g->mapping, err, errlen)) != SUIDO_OK)
+		goto fail;
+	conf_free(mc);
+	conf_free(c);
+	*out = g;
+	return SUIDO_OK;
+fail:
+	conf_free(mc);
+	conf_free(c);
+	gw_config_free(g);
+	return rc == SUIDO_OK ? SUIDO_ERR_CONFIG : rc;
+}
+
+void gw_config_free(struct gw_config *g)
+{
+	if (!g)
+		return;
+	free(g->id);
+	free(g->utility);
+	free(g->timezone);
+	free(g->state_dir);
+	free(g->spool_dir);
+	free(g->mapping_path);
+	free(g->log_level);
+	free(g->mqtt_host);
+	free(g->topic_prefix);
+	mapping_free(g->mapping);
+	free(g);
+}

@@ -1,0 +1,44 @@
+/*
+ * The gateway's configuration file (etc/gateway.conf), validated at start
+ * into an immutable struct. Relative paths are taken relative to the
+ * directory of the configuration file. docs/configuration.md lists the keys.
+ */
+#ifndef SUIDO_GATEWAY_GWCONF_H
+#define SUIDO_GATEWAY_GWCONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "suido/mapping.h"
+#include "suido/textenc.h"
+
+struct gw_config {
+	char *id;           /* gateway id */
+	char *utility;
+	char *timezone;
+	char *state_dir;    /* queue.db, done/, rejected/, receipts/ */
+	char *spool_dir;
+	char *mapping_path;
+	char *log_level;
+	size_t max_file_bytes;
+	enum textenc encoding;
+	size_t batch_points;
+	int64_t interval_ms;
+	int64_t ack_timeout_ms;
+	unsigned window;
+	int64_t retention_ms;
+	char *mqtt_host;
+	int mqtt_port;
+	int mqtt_keepalive;
+	char *topic_prefix;
+	struct mapping *mapping; /* loaded from mapping_path */
+};
+
+/*
+ * Loads and validates path. SUIDO_OK and *out (free with gw_config_free), or
+ * SUIDO_ERR_CONFIG / _IO with "file:line: [section] key: problem" in err.
+ */
+int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errlen);
+void gw_config_free(struct gw_config *c);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * MQTT transport of the gateway (link.h) on libmosquitto, driven from the
+ * gateway's single thread with mosquitto_loop(), so callbacks run on that
+ * thread and need no locks.
+ */
+#include "link.h"
+
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "suido/error.h"
+#include "suido/log.h"
+
+struct link {
+	struct mosquitto *mosq;
+	char topic_data[256];
+	char topic_ack[256];
+	char topic_status[256];
+	char *host;
+	int port;
+	int keepalive;
+	int connected;     /* TCP connected */
+	int subscribed;
+	int ever_connected;
+	uint64_t generation;
+	int64_t next_attempt_ms;
+	int64_t backoff_ms;
+	link_ack_fn on_ack;
+	void *ctx;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc)
+{
+	struct link *l = obj;
+
+	if (rc != 0) {
+		log_warn("link", "broker refused the connection: %s", mosquitto_connack_string(rc));
+		return;
+	}
+	l->connected = 1;
+	if (mosquitto_subscribe(m, NULL, l->topic_ack, 1) != MOSQ_ERR_SUCCESS)
+		log_warn("link", "subscribe %s failed", l->topic_ack);
+	mosquitto_publish(m, NULL, l->topic_status, 6, "online", 1, true);
+}
+
+static void on_subscribe(struct mosquitto *m, void *obj, int mid, int qos_count,
+			 const int *granted)
+{
+	struct link *l = obj;
+
+	if (qos_count < 1 || granted[0] > 2) {
+		log_warn("link", "broker refused the subscription to %s", l->topic_ack);
+		return;
+	}
+	l->subscribed = 1;
+	l->generation++;
+	l->backoff_ms = 200;
+	log_info("link", "connected to %s:%d (generation %llu)", l->host, l->port,
+		 (unsigned long long)l->generation);
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc)
+{
+	struct link *l = obj;
+
+	if (l->connected)
+		log_warn("link", "disconnected from the broker (%s)",
+			 rc ? mosquitto_strerror(rc) : "requested");
+	l->connected = 0;
+	l->subscribed = 0;
+}
+
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+	struct link *l = obj;
+	char id[PROFILE_ID_MAX + 1], reason[256];
+	enum profile_ack_status st;
+
+	if (strcmp(msg->topic, l->topic_ack) != 0)
+		return;
+	if (profile_ack_decode(msg->payload, (size_t)msg->payloadlen, id, sizeof id, &st, reason,
+			       sizeof reason) != SUIDO_OK) {
+		log_warn("link", "malformed ack ignored (%d bytes)", msg->payloadlen);
+		return;
+	}
+	l->on_ack(l->ctx, id, st, reason);
+}
+
+int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struct link **out,
+	     char *err, size_t errlen)
+{
+	struct link *l = calloc(1, sizeof *l);
+
+	*out = NULL;
+	if (!l)
+		return SUIDO_ERR_NOMEM;
+	mosquitto_lib_init();
+	snprintf(l->topic_data, sizeof l->topic_data, "%s/%s/%s/data", cfg->topic_prefix,
+		 cfg->utility, cfg->gateway);
+	snprintf(l->topic_ack, sizeof l->topic_ack, "%s/%s/%s/ack", cfg->topic_prefix,
+		 cfg->utility, cfg->gateway);
+	snprintf(l->topic_status, sizeof l->topic_status, "%s/%s/%s/status", cfg->topic_prefix,
+		 cfg->utility, cfg->gateway);
+	l->host = strdup(cfg->host);
+	l->port = cfg->port;
+	l->keepalive = cfg->keepalive;
+	l->on_ack = on_ack;
+	l->ctx = ctx;
+	l->backoff_ms = 200;
+	l->mosq = mosquitto_new(cfg->client_id, false, l);
+	if (!l->host || !l->mosq) {
+		snprintf(err, errlen, "link: cannot create the MQTT client");
+		link_free(l);
+		return SUIDO_ERR_NOMEM;
+	}
+	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_max_inflight_messages_set(l->mosq, cfg->max_inflight);
+	mosquitto_will_set(l->mosq, l->topic_status, 7, "offline", 1, true);
+	mosquitto_connect_callback_set(l->mosq, on_connect);
+	mosquitto_subscribe_callback_set(l->mosq, on_subscribe);
+	mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
+	mosquitto_message_callback_set(l->mosq, on_message);
+	*out = l;
+	return SUIDO_OK;
+}
+
+void link_free(struct link *l)
+{
+	if (!l)
+		return;
+	if (l->mosq) {
+		if (l->connected) {
+			mosquitto_publish(l->mosq, NULL, l->topic_status, 7, "offline", 1, true);
+			mosquitto_loop(l->mosq, 50, 1);
+			mosquitto_disconnect(l->mosq);
+			mosquitto_loop(l->mosq, 50, 1);
+		}
+		mosquitto_destroy(l->mosq);
+	}
+	free(l->host);
+	free(l);
+	mosquitto_lib_cleanup();
+}
+
+static void try_connect(struct link *l)
+{
+	int64_t now = mono_ms();
+	int rc;
+
+	if (now < l->next_attempt_ms)
+		return;
+	rc = l->ever_connected ? mosquitto_reconnect(l->mosq)
+			       : mosquitto_connect(l->mosq, l->host, l->port, l->keepalive);
+	if (rc == MOSQ_ERR_SUCCESS) {
+		l->ever_connected = 1;
+		return;
+	}
+	l->next_attempt_ms = now + l->backoff_ms;
+	l->backoff_ms = l->backoff_ms * 2 > 5000 ? 5000 : l->backoff_ms * 2;
+	log_debug("link", "connect to %s:%d failed: %s", l->host, l->port, mosquitto_strerror(rc));
+}
+
+void link_loop(struct link *l, int timeout_ms)
+{
+	int rc;
+
+	if (!l->connected && mosquitto_socket(l->mosq) < 0)
+		try_connect(l);
+	if (mosquitto_socket(l->mosq) < 0) {
+		struct timespec ts = {0, (long)timeout_ms * 1000000L};
+		nanosleep(&ts, NULL);
+		return;
+	}
+	rc = mosquitto_loop(l->mosq, timeout_ms, 1);
+	if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL ||
+	    rc == MOSQ_ERR_ERRNO) {
+		l->connected = 0;
+		l->subscribed = 0;
+		try_connect(l);
+	}
+}
+
+int link_connected(const struct link *l)
+{
+	return l->connected && l->subscribed;
+}
+
+uint64_t link_generation(const struct link *l)
+{
+	return l->generation;
+}
+
+int link_publish_data(struct link *l, const void *payload, size_t len)
+{
+	int rc;
+
+	if (!link_connected(l))
+		return SUIDO_ERR_IO;
+	rc = mosquitto_publish(l->mosq, NULL, l->topic_data, (int)len, payload, 1, false);
+	return rc == MOSQ_ERR_SUCCESS ? SUIDO_OK : SUIDO_ERR_IO;
+}

@@ -1,0 +1,59 @@
+/*
+ * The gateway's MQTT connection to the platform (libmosquitto): connects with
+ * a persistent session (clean_session off) under the gateway id, announces
+ * "online" on the retained status topic with a last will of "offline",
+ * subscribes to its ack topic at QoS 1, and reconnects with a growing delay
+ * (0.2 s to 5 s) whenever the connection is lost. Each successful connection
+ * increments a generation number, so the sender knows to resend what was in
+ * flight.
+ */
+#ifndef SUIDO_GATEWAY_LINK_H
+#define SUIDO_GATEWAY_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "suido/profile.h"
+
+struct link_config {
+	const char *host;
+	int port;
+	int keepalive;
+	const char *client_id;
+	const char *topic_prefix; /* "suido/v1" */
+	const char *utility;
+	const char *gateway;
+	unsigned max_inflight;
+};
+
+/* Called from link_loop for every ack received; strings borrowed for the call. */
+typedef void (*link_ack_fn)(void *ctx, const char *msg_id, enum profile_ack_status st,
+			    const char *reason);
+
+struct link;
+
+/* Creates the client (does not connect yet). SUIDO_OK and *out (free with
+ * link_free), or SUIDO_ERR_NOMEM / _CONFIG with detail in err. cfg strings are
+ * copied. */
+int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struct link **out,
+	     char *err, size_t errlen);
+
+/* Publishes "offline" on the status topic, disconnects and frees. Tolerates NULL. */
+void link_free(struct link *l);
+
+/* Runs the network for up to timeout_ms: connects or reconnects when due,
+ * reads, writes, dispatches acks. Never blocks longer than timeout_ms plus a
+ * loopback connect. */
+void link_loop(struct link *l, int timeout_ms);
+
+/* 1 while connected and subscribed. */
+int link_connected(const struct link *l);
+
+/* Connection generation: changes on every new connection. */
+uint64_t link_generation(const struct link *l);
+
+/* Publishes a data message at QoS 1. SUIDO_OK, or SUIDO_ERR_IO when not
+ * connected or the client refused it. */
+int link_publish_data(struct link *l, const void *payload, size_t len);
+
+#endif

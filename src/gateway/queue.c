@@ -1,0 +1,654 @@
+/*
+ * The gateway's durable queue on SQLite (queue.h). Every state change is one
+ * transaction, so a kill -9 at any instant leaves either the state before or
+ * the state after: a file is taken with all its points or not at all, and a
+ * message exists exactly when its points have left the pending table.
+ */
+#include "queue.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "suido/error.h"
+#include "suido/strbuf.h"
+
+#define QUEUE_SCHEMA_VERSION 1
+
+enum {
+	ST_ITEM_UPSERT,
+	ST_POINT_INSERT,
+	ST_FILE_INSERT,
+	ST_FILE_LOOKUP,
+	ST_PENDING_SELECT,
+	ST_ITEM_SELECT,
+	ST_MSG_INSERT,
+	ST_PENDING_DELETE,
+	ST_SEQ_UPDATE,
+	ST_NEXT_UNACKED,
+	ST_MSG_GET,
+	ST_ACK_SELECT,
+	ST_ACK_UPDATE,
+	ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_ITEM_UPSERT] = ("INSERT INTO items(id,name,unit,facility) VALUES(?1,?2,?3,?4) "
+			   "ON CONFLICT(id) DO UPDATE SET name=excluded.name, unit=excluded.unit, "
+			   "facility=excluded.facility"),
+	[ST_POINT_INSERT] = "INSERT INTO points(item,t,v) VALUES(?1,?2,?3)",
+	[ST_FILE_INSERT] = "INSERT INTO files(sha256,name,received,receipt) VALUES(?1,?2,?3,?4)",
+	[ST_FILE_LOOKUP] = "SELECT name,received,receipt FROM files WHERE sha256=?1",
+	[ST_PENDING_SELECT] = "SELECT seq,item,t,v FROM points ORDER BY seq LIMIT ?1",
+	[ST_ITEM_SELECT] = "SELECT name,unit,facility FROM items WHERE id=?1",
+	[ST_MSG_INSERT] = "INSERT INTO messages(seq,created,n_points,payload) VALUES(?1,?2,?3,?4)",
+	[ST_PENDING_DELETE] = "DELETE FROM points WHERE seq<=?1",
+	[ST_SEQ_UPDATE] = "UPDATE meta SET value=?1 WHERE key='next_seq'",
+	[ST_NEXT_UNACKED] = ("SELECT seq,n_points,payload FROM messages WHERE acked IS NULL AND "
+			    "seq>?1 ORDER BY seq LIMIT 1"),
+	[ST_MSG_GET] = "SELECT seq,n_points,payload FROM messages WHERE seq=?1",
+	[ST_ACK_SELECT] = "SELECT acked FROM messages WHERE seq=?1",
+	[ST_ACK_UPDATE] = "UPDATE messages SET acked=?2 WHERE seq=?1",
+};
+
+struct queue {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	char *utility;
+	char *gateway;
+	int64_t epoch;
+	uint64_t next_seq;
+	int in_tx;
+	/* items upserted in the open intake transaction, by mapping_item address */
+	const struct mapping_item **seen;
+	size_t seen_cap, seen_n;
+};
+
+static int db_rc(int rc)
+{
+	return (rc == SQLITE_FULL || rc == SQLITE_IOERR_WRITE) ? SUIDO_ERR_FULL : SUIDO_ERR_DB;
+}
+
+static int exec(struct queue *q, const char *sql)
+{
+	int rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? SUIDO_OK : db_rc(rc);
+}
+
+static int meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = SUIDO_ERR_NOTFOUND;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?1", -1, &s, NULL) != SQLITE_OK)
+		return SUIDO_ERR_DB;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+		rc = SUIDO_OK;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int create_schema(struct queue *q, char *err, size_t errlen)
+{
+	int64_t epoch = (int64_t)time(NULL);
+
+	/* %Q is SQLite's own quoting for the two names. */
+	char *s = sqlite3_mprintf(
+		"BEGIN IMMEDIATE;"
+		"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+		"CREATE TABLE items(id TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL,"
+		" facility TEXT NOT NULL) WITHOUT ROWID;"
+		"CREATE TABLE points(seq INTEGER PRIMARY KEY, item TEXT NOT NULL,"
+		" t INTEGER NOT NULL, v REAL NOT NULL);"
+		"CREATE TABLE files(sha256 TEXT PRIMARY KEY, name TEXT NOT NULL,"
+		" received INTEGER NOT NULL, receipt TEXT NOT NULL) WITHOUT ROWID;"
+		"CREATE TABLE messages(seq INTEGER PRIMARY KEY, created INTEGER NOT NULL,"
+		" n_points INTEGER NOT NULL, payload BLOB NOT NULL, acked INTEGER);"
+		"CREATE INDEX messages_unacked ON messages(seq) WHERE acked IS NULL;"
+		"INSERT INTO meta VALUES('schema_version','%d'),('epoch','%lld'),"
+		"('next_seq','1'),('gateway',%Q),('utility',%Q);"
+		"COMMIT;",
+		QUEUE_SCHEMA_VERSION, (long long)epoch, q->gateway, q->utility);
+	if (!s)
+		return SUIDO_ERR_NOMEM;
+	int rc = sqlite3_exec(q->db, s, NULL, NULL, NULL);
+	sqlite3_free(s);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "queue: create schema: %s", sqlite3_errmsg(q->db));
+		exec(q, "ROLLBACK");
+		return db_rc(rc);
+	}
+	return SUIDO_OK;
+}
+
+int queue_open(const char *path, const char *utility, const char *gateway, struct queue **out,
+	       char *err, size_t errlen)
+{
+	struct queue *q = calloc(1, sizeof *q);
+	char buf[128];
+	int rc = SUIDO_ERR_DB;
+
+	*out = NULL;
+	if (!q)
+		return SUIDO_ERR_NOMEM;
+	q->utility = strdup(utility);
+	q->gateway = strdup(gateway);
+	if (!q->utility || !q->gateway) {
+		rc = SUIDO_ERR_NOMEM;
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+						  SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "queue %s: %s", path,
+			 q->db ? sqlite3_errmsg(q->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(q->db, 5000);
+	if (exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") != SUIDO_OK) {
+		snprintf(err, errlen, "queue %s: %s", path, sqlite3_errmsg(q->db));
+		goto fail;
+	}
+	if (meta_get(q->db, "schema_version", buf, sizeof buf) != SUIDO_OK) {
+		if ((rc = create_schema(q, err, errlen)) != SUIDO_OK)
+			goto fail;
+		meta_get(q->db, "schema_version", buf, sizeof buf);
+	}
+	if (atoi(buf) != QUEUE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "queue %s: schema version %s, this program knows %d", path,
+			 buf, QUEUE_SCHEMA_VERSION);
+		rc = SUIDO_ERR_CONFIG;
+		goto fail;
+	}
+	if (meta_get(q->db, "gateway", buf, sizeof buf) != SUIDO_OK || strcmp(buf, gateway) != 0) {
+		snprintf(err, errlen, "queue %s belongs to gateway \"%s\", not \"%s\"", path, buf,
+			 gateway);
+		rc = SUIDO_ERR_CONFIG;
+		goto fail;
+	}
+	meta_get(q->db, "epoch", buf, sizeof buf);
+	q->epoch = strtoll(buf, NULL, 10);
+	meta_get(q->db, "next_seq", buf, sizeof buf);
+	q->next_seq = strtoull(buf, NULL, 10);
+	for (int i = 0; i < ST__COUNT; i++) {
+		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
+				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "queue: prepare: %s", sqlite3_errmsg(q->db));
+			goto fail;
+		}
+	}
+	*out = q;
+	return SUIDO_OK;
+fail:
+	queue_close(q);
+	return rc;
+}
+
+void queue_close(struct queue *q)
+{
+	if (!q)
+		return;
+	if (q->in_tx)
+		exec(q, "ROLLBACK");
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	free(q->utility);
+	free(q->gateway);
+	free(q->seen);
+	free(q);
+}
+
+int64_t queue_epoch(const struct queue *q)
+{
+	return q->epoch;
+}
+
+static char *dup_col(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	return strdup(t ? (const char *)t : "");
+}
+
+int queue_file_lookup(struct queue *q, const char *sha256_hex, struct queue_file *out)
+{
+	sqlite3_stmt *s = q->st[ST_FILE_LOOKUP];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	sqlite3_bind_text(s, 1, sha256_hex, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(out->sha256, sizeof out->sha256, "%s", sha256_hex);
+		snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(s, 0));
+		out->received_ms = sqlite3_column_int64(s, 1);
+		out->receipt = dup_col(s, 2);
+		rc = out->receipt ? SUIDO_OK : SUIDO_ERR_NOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : SUIDO_ERR_DB;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int queue_intake_begin(struct queue *q)
+{
+	int rc = exec(q, "BEGIN IMMEDIATE");
+	if (rc == SUIDO_OK)
+		q->in_tx = 1;
+	q->seen_n = 0;
+	if (q->seen)
+		memset(q->seen, 0, q->seen_cap * sizeof *q->seen);
+	return rc;
+}
+
+/* Open-addressing set of mapping_item addresses: the item row is upserted
+ * once per file, not once per point. Returns 1 if newly added, 0 if present,
+ * -1 on allocation failure. */
+static int seen_add(struct queue *q, const struct mapping_item *it)
+{
+	size_t h, mask;
+
+	if (q->seen_n * 2 >= q->seen_cap) {
+		size_t ncap = q->seen_cap ? q->seen_cap * 2 : 64;
+		const struct mapping_item **ns = calloc(ncap, sizeof *ns);
+		if (!ns)
+			return -1;
+		for (size_t i = 0; i < q->seen_cap; i++) {
+			if (!q->seen[i])
+				continue;
+			h = ((uintptr_t)q->seen[i] >> 4) & (ncap - 1);
+			while (ns[h])
+				h = (h + 1) & (ncap - 1);
+			ns[h] = q->seen[i];
+		}
+		free(q->seen);
+		q->seen = ns;
+		q->seen_cap = ncap;
+	}
+	mask = q->seen_cap - 1;
+	h = ((uintptr_t)it >> 4) & mask;
+	while (q->seen[h]) {
+		if (q->seen[h] == it)
+			return 0;
+		h = (h + 1) & mask;
+	}
+	q->seen[h] = it;
+	q->seen_n++;
+	return 1;
+}
+
+static int step_done(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? SUIDO_OK : db_rc(rc);
+}
+
+int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v)
+{
+	sqlite3_stmt *s;
+	int added = seen_add(q, item), rc;
+
+	if (added < 0)
+		return SUIDO_ERR_NOMEM;
+	if (added) {
+		s = q->st[ST_ITEM_UPSERT];
+		sqlite3_bind_text(s, 1, item->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, item->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, item->unit, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, item->facility, -1, SQLITE_STATIC);
+		if ((rc = step_done(s)) != SUIDO_OK)
+			return rc;
+	}
+	s = q->st[ST_POINT_INSERT];
+	sqlite3_bind_text(s, 1, item->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, t_ms);
+	sqlite3_bind_double(s, 3, v);
+	return step_done(s);
+}
+
+int queue_intake_commit(struct queue *q, const char *sha256_hex, const char *name,
+			int64_t received_ms, const char *receipt)
+{
+	sqlite3_stmt *s = q->st[ST_FILE_INSERT];
+	int rc;
+
+	sqlite3_bind_text(s, 1, sha256_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, received_ms);
+	sqlite3_bind_text(s, 4, receipt, -1, SQLITE_STATIC);
+	rc = step_done(s);
+	if (rc == SUIDO_OK)
+		rc = exec(q, "COMMIT");
+	if (rc != SUIDO_OK) {
+		queue_intake_abort(q);
+		return rc;
+	}
+	q->in_tx = 0;
+	return SUIDO_OK;
+}
+
+void queue_intake_abort(struct queue *q)
+{
+	if (q->in_tx)
+		exec(q, "ROLLBACK");
+	q->in_tx = 0;
+}
+
+/* Small string -> index map for the items of one message. */
+struct idmap {
+	char **keys;
+	uint32_t *vals;
+	size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Returns the index of key, adding it with the next index when new
+ * (*added = 1). -1 on allocation failure. The map owns copies of keys. */
+static long idmap_get(struct idmap *m, const char *key, int *added)
+{
+	size_t h;
+
+	*added = 0;
+	if (m->n * 2 >= m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 64;
+		char **nk = calloc(ncap, sizeof *nk);
+		uint32_t *nv = calloc(ncap, sizeof *nv);
+		if (!nk || !nv) {
+			free(nk);
+			free(nv);
+			return -1;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			h = hash_str(m->keys[i]) & (ncap - 1);
+			while (nk[h])
+				h = (h + 1) & (ncap - 1);
+			nk[h] = m->keys[i];
+			nv[h] = m->vals[i];
+		}
+		free(m->keys);
+		free(m->vals);
+		m->keys = nk;
+		m->vals = nv;
+		m->cap = ncap;
+	}
+	h = hash_str(key) & (m->cap - 1);
+	while (m->keys[h]) {
+		if (strcmp(m->keys[h], key) == 0)
+			return m->vals[h];
+		h = (h + 1) & (m->cap - 1);
+	}
+	m->keys[h] = strdup(key);
+	if (!m->keys[h])
+		return -1;
+	m->vals[h] = (uint32_t)m->n;
+	*added = 1;
+	return (long)m->n++;
+}
+
+static void idmap_free(struct idmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->vals);
+}
+
+int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *made)
+{
+	struct profile_msg msg = {0};
+	struct idmap ids = {0};
+	struct strbuf sb = STRBUF_INIT;
+	sqlite3_stmt *s;
+	size_t cap_items = 0, cap_points = 0;
+	int64_t last = 0;
+	char id[PROFILE_ID_MAX + 1], seqtxt[24];
+	int rc;
+
+	*made = 0;
+	if ((rc = exec(q, "BEGIN IMMEDIATE")) != SUIDO_OK)
+		return rc;
+	q->in_tx = 1;
+	s = q->st[ST_PENDING_SELECT];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)max_points);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *item = (const char *)sqlite3_column_text(s, 1);
+		int added;
+		long idx = idmap_get(&ids, item, &added);
+		if (idx < 0)
+			goto nomem;
+		if (added) {
+			struct profile_item *pi;
+			if (msg.n_items == cap_items) {
+				size_t nc = cap_items ? cap_items * 2 : 16;
+				void *np = realloc(msg.items, nc * sizeof *msg.items);
+				if (!np)
+					goto nomem;
+				msg.items = np;
+				cap_items = nc;
+			}
+			pi = &msg.items[msg.n_items++];
+			memset(pi, 0, sizeof *pi);
+			pi->id = strdup(item);
+			if (!pi->id)
+				goto nomem;
+		}
+		if (msg.n_points == cap_points) {
+			size_t nc = cap_points ? cap_points * 2 : 256;
+			void *np = realloc(msg.points, nc * sizeof *msg.points);
+			if (!np)
+				goto nomem;
+			msg.points = np;
+			cap_points = nc;
+		}
+		msg.points[msg.n_points].item = (uint32_t)idx;
+		msg.points[msg.n_points].t_ms = sqlite3_column_int64(s, 2);
+		msg.points[msg.n_points].v = sqlite3_column_double(s, 3);
+		msg.n_points++;
+		last = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		rc = db_rc(rc);
+		goto fail;
+	}
+	if (msg.n_points == 0) {
+		rc = SUIDO_OK;
+		goto fail; /* nothing pending: just end the transaction */
+	}
+	s = q->st[ST_ITEM_SELECT];
+	for (size_t i = 0; i < msg.n_items; i++) {
+		struct profile_item *pi = &msg.items[i];
+		sqlite3_bind_text(s, 1, pi->id, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_ROW) {
+			sqlite3_reset(s);
+			rc = SUIDO_ERR_DB; /* a point whose item row is gone: corrupt queue */
+			goto fail;
+		}
+		pi->name = dup_col(s, 0);
+		pi->unit = dup_col(s, 1);
+		pi->facility = dup_col(s, 2);
+		sqlite3_reset(s);
+		if (!pi->name || !pi->unit || !pi->facility)
+			goto nomem;
+	}
+	snprintf(id, sizeof id, "%s:%lld:%llu", q->gateway, (long long)q->epoch,
+		 (unsigned long long)q->next_seq);
+	msg.id = id;
+	msg.utility = q->utility;
+	msg.gateway = q->gateway;
+	msg.sent_ms = now_ms;
+	if (profile_encode(&msg, &sb) != 0)
+		goto nomem;
+	s = q->st[ST_MSG_INSERT];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)q->next_seq);
+	sqlite3_bind_int64(s, 2, now_ms);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)msg.n_points);
+	sqlite3_bind_blob(s, 4, sb.data, (int)sb.len, SQLITE_STATIC);
+	if ((rc = step_done(s)) != SUIDO_OK)
+		goto fail;
+	s = q->st[ST_PENDING_DELETE];
+	sqlite3_bind_int64(s, 1, last);
+	if ((rc = step_done(s)) != SUIDO_OK)
+		goto fail;
+	snprintf(seqtxt, sizeof seqtxt, "%llu", (unsigned long long)(q->next_seq + 1));
+	s = q->st[ST_SEQ_UPDATE];
+	sqlite3_bind_text(s, 1, seqtxt, -1, SQLITE_STATIC);
+	if ((rc = step_done(s)) != SUIDO_OK)
+		goto fail;
+	if ((rc = exec(q, "COMMIT")) != SUIDO_OK)
+		goto fail;
+	q->in_tx = 0;
+	q->next_seq++;
+	*made = 1;
+	goto out;
+nomem:
+	rc = SUIDO_ERR_NOMEM;
+fail:
+	exec(q, "ROLLBACK");
+	q->in_tx = 0;
+out:
+	msg.id = msg.utility = msg.gateway = NULL;
+	for (size_t i = 0; i < msg.n_items; i++) {
+		free(msg.items[i].id);
+		free(msg.items[i].name);
+		free(msg.items[i].unit);
+		free(msg.items[i].facility);
+	}
+	free(msg.items);
+	free(msg.points);
+	idmap_free(&ids);
+	strbuf_free(&sb);
+	return rc;
+}
+
+static int load_msg(struct queue *q, sqlite3_stmt *s, struct queue_msg *out)
+{
+	int rc = sqlite3_step(s);
+
+	memset(out, 0, sizeof *out);
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(s, 2);
+		size_t n = (size_t)sqlite3_column_bytes(s, 2);
+		out->seq = (uint64_t)sqlite3_column_int64(s, 0);
+		out->n_points = (size_t)sqlite3_column_int64(s, 1);
+		snprintf(out->id, sizeof out->id, "%s:%lld:%llu", q->gateway, (long long)q->epoch,
+			 (unsigned long long)out->seq);
+		out->payload = malloc(n + 1);
+		if (!out->payload) {
+			rc = SUIDO_ERR_NOMEM;
+		} else {
+			memcpy(out->payload, p, n);
+			out->payload[n] = '\0';
+			out->len = n;
+			rc = SUIDO_OK;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : SUIDO_ERR_DB;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int queue_next_unacked(struct queue *q, uint64_t after_seq, struct queue_msg *out)
+{
+	sqlite3_stmt *s = q->st[ST_NEXT_UNACKED];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)after_seq);
+	return load_msg(q, s, out);
+}
+
+int queue_get_message(struct queue *q, uint64_t seq, struct queue_msg *out)
+{
+	sqlite3_stmt *s = q->st[ST_MSG_GET];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+	return load_msg(q, s, out);
+}
+
+int queue_ack(struct queue *q, const char *msg_id, int64_t now_ms, uint64_t *seq)
+{
+	char gw[PROFILE_NAME_MAX + 1];
+	int64_t epoch;
+	uint64_t sq;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (profile_msg_id_parse(msg_id, gw, sizeof gw, &epoch, &sq) != SUIDO_OK ||
+	    strcmp(gw, q->gateway) != 0 || epoch != q->epoch)
+		return SUIDO_ERR_NOTFOUND;
+	s = q->st[ST_ACK_SELECT];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)sq);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : SUIDO_ERR_DB;
+	}
+	rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? SUIDO_OK : SUIDO_ERR_EXISTS;
+	sqlite3_reset(s);
+	*seq = sq;
+	if (rc != SUIDO_OK)
+		return rc;
+	s = q->st[ST_ACK_UPDATE];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)sq);
+	sqlite3_bind_int64(s, 2, now_ms);
+	return step_done(s);
+}
+
+static int64_t scalar(struct queue *q, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int queue_stats(struct queue *q, struct queue_stats *out)
+{
+	out->pending_points = scalar(q, "SELECT count(*) FROM points");
+	out->unacked_msgs = scalar(q, "SELECT count(*) FROM messages WHERE acked IS NULL");
+	out->unacked_points =
+		scalar(q, "SELECT coalesce(sum(n_points),0) FROM messages WHERE acked IS NULL");
+	out->acked_msgs = scalar(q, "SELECT count(*) FROM messages WHERE acked IS NOT NULL");
+	out->oldest_unacked_ms =
+		scalar(q, "SELECT coalesce(min(created),0) FROM messages WHERE acked IS NULL");
+	out->files = scalar(q, "SELECT count(*) FROM files");
+	if (out->pending_points < 0 || out->unacked_msgs < 0 || out->unacked_points < 0 ||
+	    out->acked_msgs < 0 || out->oldest_unacked_ms < 0 || out->files < 0)
+		return SUIDO_ERR_DB;
+	return SUIDO_OK;
+}
+
+int queue_purge_acked(struct queue *q, int64_t older_than_ms, int64_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(q->db, "DELETE FROM messages WHERE acked IS NOT NULL AND acked<?1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return SUIDO_ERR_DB;
+	sqlite3_bind_int64(s, 1, older_than_ms);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		*n = sqlite3_changes(q->db);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? SUIDO_OK : db_rc(rc);
+}

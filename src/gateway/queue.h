@@ -1,0 +1,118 @@
+/*
+ * The gateway's primary data store (seed 003 section 5, 一次データ蓄積): a
+ * SQLite database (WAL, synchronous=FULL) holding every accepted point until
+ * the platform has acknowledged the message that carried it, and then for a
+ * retention period so a resend can still be served.
+ *
+ * Life of a point: queue_intake_point() inside one transaction per file
+ * (committed with the file's record and receipt) -> queue_make_message()
+ * moves the oldest pending points into one encoded message with the next
+ * sequence number, atomically -> the sender publishes it, as often as needed
+ * -> queue_ack() marks it acknowledged -> queue_purge_acked() drops it after
+ * the retention period.
+ *
+ * Message ids are "{gateway}:{epoch}:{seq}"; epoch is fixed when the database
+ * is created and seq only grows, so an id is never reused.
+ * A struct queue is used by one thread.
+ */
+#ifndef SUIDO_GATEWAY_QUEUE_H
+#define SUIDO_GATEWAY_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "suido/mapping.h"
+#include "suido/profile.h"
+
+struct queue;
+
+/*
+ * Opens or creates the queue at path for gateway (whose utility is utility;
+ * both are copied into every message). SUIDO_OK and *out (close with
+ * queue_close), or SUIDO_ERR_DB / _IO / _NOMEM with detail in err. A queue
+ * created for another gateway is refused (SUIDO_ERR_CONFIG).
+ */
+int queue_open(const char *path, const char *utility, const char *gateway, struct queue **out,
+	       char *err, size_t errlen);
+void queue_close(struct queue *q);
+
+int64_t queue_epoch(const struct queue *q);
+
+/* What the queue remembers of a file it took. */
+struct queue_file {
+	char sha256[65];
+	char name[256];
+	int64_t received_ms;
+	char *receipt; /* the receipt JSON; owned, free with free() */
+};
+
+/*
+ * Looks a file up by content hash. SUIDO_OK fills *out, SUIDO_ERR_NOTFOUND
+ * when never taken, SUIDO_ERR_DB.
+ */
+int queue_file_lookup(struct queue *q, const char *sha256_hex, struct queue_file *out);
+
+/* Starts the transaction that takes one file. SUIDO_OK or SUIDO_ERR_DB/_FULL. */
+int queue_intake_begin(struct queue *q);
+
+/* Adds a point inside the intake transaction. SUIDO_OK, _DB, _FULL, _NOMEM. */
+int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v);
+
+/*
+ * Records the file (hash, name, receipt text) and commits everything added
+ * since queue_intake_begin. SUIDO_OK, or an error after which nothing of the
+ * file is in the queue (the transaction was rolled back).
+ */
+int queue_intake_commit(struct queue *q, const char *sha256_hex, const char *name,
+			int64_t received_ms, const char *receipt);
+
+/* Rolls back the intake transaction; tolerates none being open. */
+void queue_intake_abort(struct queue *q);
+
+/*
+ * Moves up to max_points of the oldest pending points into a new message
+ * stamped now_ms. *made is 1 when a message was made, 0 when nothing was
+ * pending. SUIDO_OK, _DB, _FULL, _NOMEM.
+ */
+int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *made);
+
+struct queue_msg {
+	uint64_t seq;
+	char id[PROFILE_ID_MAX + 1];
+	char *payload; /* owned, free with free() */
+	size_t len;
+	size_t n_points;
+};
+
+/*
+ * The unacknowledged message with the smallest seq greater than after_seq.
+ * SUIDO_OK fills *out, SUIDO_ERR_NOTFOUND when there is none, SUIDO_ERR_DB.
+ */
+int queue_next_unacked(struct queue *q, uint64_t after_seq, struct queue_msg *out);
+
+/* Loads message seq (acked or not). SUIDO_OK, _NOTFOUND, _DB. */
+int queue_get_message(struct queue *q, uint64_t seq, struct queue_msg *out);
+
+/*
+ * Marks the message with this id acknowledged at now_ms. *seq receives its
+ * seq. SUIDO_OK, SUIDO_ERR_NOTFOUND (not ours, or already purged),
+ * SUIDO_ERR_EXISTS (acknowledged before), SUIDO_ERR_DB.
+ */
+int queue_ack(struct queue *q, const char *msg_id, int64_t now_ms, uint64_t *seq);
+
+struct queue_stats {
+	int64_t pending_points;  /* accepted, not yet in a message */
+	int64_t unacked_msgs;
+	int64_t unacked_points;
+	int64_t acked_msgs;      /* kept for resends */
+	int64_t oldest_unacked_ms; /* creation time of the oldest unacked message, 0 if none */
+	int64_t files;
+};
+
+int queue_stats(struct queue *q, struct queue_stats *out);
+
+/* Deletes acknowledged messages acknowledged before older_than_ms.
+ * *n receives how many. SUIDO_OK or _DB. */
+int queue_purge_acked(struct queue *q, int64_t older_than_ms, int64_t *n);
+
+#endif
