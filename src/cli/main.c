@@ -1,5 +1,90 @@
-/* Entry point of the cli program (being written in this change). */
-int main(void)
+/*
+ * suido: the command for operators and vendors. Each command is one function;
+ * later issues add sealing, certificates, tenants and audit commands here.
+ *
+ *   suido token new [--utility ID]   mint an AP interface bearer token
+ *   suido version | help
+ */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "suido/profile.h"
+
+#define SUIDO_VERSION "0.1.0"
+
+static void usage(FILE *f)
 {
+	fprintf(f, "usage: suido COMMAND [ARGS]\n"
+		   "commands:\n"
+		   "  token new [--utility ID]  mint a bearer token for the AP interface; prints\n"
+		   "                            the token (give it to the utility's application)\n"
+		   "                            and the platform.conf line holding its SHA-256\n"
+		   "  version                   print the version\n"
+		   "  help                      this text\n"
+		   "exit status: 0 success, 64 usage error, 70 internal error\n");
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int token_new(int argc, char **argv)
+{
+	const char *utility = NULL;
+	unsigned char raw[32], md[32];
+	char tok[65], sha[65];
+	unsigned int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--utility") == 0 && i + 1 < argc) {
+			utility = argv[++i];
+		} else {
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (utility && !profile_name_valid(utility)) {
+		fprintf(stderr, "suido: --utility: must be 1-64 characters of A-Z a-z 0-9 _ . -\n");
+		return 64;
+	}
+	if (RAND_bytes(raw, sizeof raw) != 1) {
+		fprintf(stderr, "suido: no randomness available\n");
+		return 70;
+	}
+	hex(raw, sizeof raw, tok);
+	if (EVP_Digest(tok, 64, md, &n, EVP_sha256(), NULL) != 1) {
+		fprintf(stderr, "suido: SHA-256 failed\n");
+		return 70;
+	}
+	hex(md, sizeof md, sha);
+	printf("token = %s\n", tok);
+	if (utility)
+		printf("# platform.conf:\n[utility %s]\napi_token_sha256 = %s\n", utility, sha);
+	else
+		printf("api_token_sha256 = %s\n", sha);
+	OPENSSL_cleanse(raw, sizeof raw);
+	OPENSSL_cleanse(tok, sizeof tok);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 64 : 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("suido %s\n", SUIDO_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "token") == 0 && argc >= 3 && strcmp(argv[2], "new") == 0)
+		return token_new(argc - 3, argv + 3);
+	fprintf(stderr, "suido: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 64;
 }

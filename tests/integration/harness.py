@@ -1,0 +1,299 @@
+"""Shared helpers of the integration tests: real programs and real servers
+(mosquitto, suido-platform, suido-gateway) started on loopback under a
+temporary directory, an AP interface client, and an independent reading of
+the sample CSV files (Python's own csv, codecs and zoneinfo: not our C code),
+so the tests compare suido against a second implementation."""
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import secrets
+import hashlib
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from zoneinfo import ZoneInfo
+
+SOURCE = os.environ.get("SUIDO_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD = os.environ.get("SUIDO_BINARY_DIR", os.path.join(SOURCE, "build"))
+SAMPLES = os.environ.get("SUIDO_SAMPLES", os.path.join(SOURCE, "..", "shared", "samples", "csv"))
+JST = ZoneInfo("Asia/Tokyo")
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def iso_utc(t):
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unit_of(header):
+    for o, c in (("(", ")"), ("（", "）")):
+        if header.endswith(c) and o in header:
+            return header[header.rindex(o) + 1:-1]
+    return ""
+
+
+def expected_from_samples(samples=SAMPLES):
+    """{(facility, name): {"unit": u, "values": {iso_utc: float}}} for the
+    three sample layouts, read with Python's csv module."""
+    out = {}
+
+    def put(fac, name, unit, t, v):
+        e = out.setdefault((fac, name), {"unit": unit, "values": {}})
+        e["values"][iso_utc(t)] = v
+
+    for path in sorted(os.listdir(samples)):
+        raw = open(os.path.join(samples, path), "rb").read()
+        text = raw[3:].decode("utf-8") if raw.startswith(b"\xef\xbb\xbf") else None
+        if text is None:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("cp932")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        header, data = rows[0], [r for r in rows[1:] if r]
+        if header[0] == "日時":
+            for r in data:
+                t = dt.datetime.strptime(r[0], "%Y/%m/%d %H:%M").replace(tzinfo=JST)
+                for h, cell in zip(header[1:], r[1:]):
+                    put("配水池", h, unit_of(h), t, float(cell))
+        elif header[:3] == ["timestamp", "station", "item"]:
+            for ts, st, item, val, unit in data:
+                put(st, item, unit, dt.datetime.fromisoformat(ts), float(val))
+        elif "検針日" in header:
+            ix = {h: i for i, h in enumerate(header)}
+            for r in data:
+                t = dt.datetime.strptime(r[ix["検針日"]], "%Y/%m/%d").replace(tzinfo=JST)
+                for h in ("今回指針", "前回指針", "使用水量(m3)", "請求額(円)"):
+                    put(r[ix["メーター番号"]], h, unit_of(h), t, float(r[ix[h]].replace(",", "")))
+        else:
+            raise AssertionError("unknown sample layout: " + path)
+    return out
+
+
+class Api:
+    def __init__(self, base, token):
+        self.base, self.token = base.rstrip("/"), token
+
+    def get(self, path, token=None, params=None):
+        url = self.base + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        req = urllib.request.Request(url)
+        tok = self.token if token is None else token
+        if tok:
+            req.add_header("Authorization", "Bearer " + tok)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            body = e.read()
+            try:
+                return e.code, json.loads(body)
+            except ValueError:
+                return e.code, body
+
+    def all_values(self, utility, item, frm="2000-01-01T00:00:00Z", to="2100-01-01T00:00:00Z"):
+        q = "/utilities/%s/items/%s/values" % (utility, urllib.parse.quote(item, safe=""))
+        params, out = {"from": frm, "to": to}, []
+        while True:
+            st, body = self.get(q, params=params)
+            assert st == 200, (st, body)
+            out += body["values"]
+            if not body["next"]:
+                return out
+            params["cursor"] = body["next"]
+
+    def snapshot(self, utility):
+        """{(facility, name): {"unit", "id", "values": {t: v}}} as served."""
+        st, body = self.get("/utilities/%s/items" % utility)
+        if st != 200:
+            return {}
+        out = {}
+        for it in body["items"]:
+            vals = {}
+            for p in self.all_values(utility, it["id"]):
+                assert p["t"] not in vals, "duplicate instant %s in %s" % (p["t"], it["id"])
+                vals[p["t"]] = p["v"]
+            out[(it["facility"], it["name"])] = {"unit": it["unit"], "id": it["id"], "values": vals}
+        return out
+
+
+def compare(expected, served):
+    """Returns a list of differences (empty when served == expected)."""
+    diffs = []
+    for key, e in expected.items():
+        s = served.get(key)
+        if s is None:
+            diffs.append("missing item %s" % (key,))
+            continue
+        if s["unit"] != e["unit"]:
+            diffs.append("unit of %s: %r != %r" % (key, s["unit"], e["unit"]))
+        for t, v in e["values"].items():
+            if t not in s["values"]:
+                diffs.append("missing %s %s" % (key, t))
+            elif s["values"][t] != v:
+                diffs.append("value %s %s: %r != %r" % (key, t, s["values"][t], v))
+        for t in s["values"]:
+            if t not in e["values"]:
+                diffs.append("unexpected %s %s" % (key, t))
+    for key in served:
+        if key not in expected:
+            diffs.append("unexpected item %s" % (key,))
+    return diffs
+
+
+class Stack:
+    """mosquitto + suido-platform + suido-gateway under one temp dir, each
+    process startable and killable on its own (for the crash tests)."""
+
+    def __init__(self, utility="demo", gateway="demo-gw1", extra_gateway_conf="", keep=False):
+        self.dir = tempfile.mkdtemp(prefix="suido-it-")
+        self.utility, self.gateway, self.keep = utility, gateway, keep
+        self.mqtt_port, self.http_port = free_port(), free_port()
+        self.token = secrets.token_hex(32)
+        self.procs = {}
+        self.spool = os.path.join(self.dir, "gateway", "spool")
+        self.receipts = os.path.join(self.dir, "gateway", "receipts")
+        for d in ("mosquitto", "platform", "gateway/spool", "log"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+        self._write("mosquitto.conf", f"""listener {self.mqtt_port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {self.dir}/mosquitto/
+autosave_interval 1
+max_queued_messages 100000
+""")
+        sha = hashlib.sha256(self.token.encode()).hexdigest()
+        self._write("platform.conf", f"""[platform]
+database = {self.dir}/platform/platform.db
+timezone = Asia/Tokyo
+[http]
+listen = 127.0.0.1
+port = {self.http_port}
+[mqtt]
+port = {self.mqtt_port}
+[utility {utility}]
+api_token_sha256 = {sha}
+[gateway {gateway}]
+utility = {utility}
+""")
+        self._write("gateway.conf", f"""[gateway]
+id = {gateway}
+utility = {utility}
+state_dir = {self.dir}/gateway
+spool_dir = {self.spool}
+mapping = {SOURCE}/etc/mapping-demo.conf
+{extra_gateway_conf}
+[mqtt]
+port = {self.mqtt_port}
+""")
+        self.api = Api("http://127.0.0.1:%d/ap/v1" % self.http_port, self.token)
+
+    def _write(self, name, text):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(text)
+
+    def _start(self, name, argv):
+        log = open(os.path.join(self.dir, "log", name + ".log"), "ab")
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_broker(self):
+        self._start("mosquitto", [MOSQUITTO, "-c", os.path.join(self.dir, "mosquitto.conf")])
+
+    def start_platform(self):
+        self._start("platform", [os.path.join(BUILD, "suido-platform"), "-c", os.path.join(self.dir, "platform.conf")])
+
+    def start_gateway(self):
+        self._start("gateway", [os.path.join(BUILD, "suido-gateway"), "-c", os.path.join(self.dir, "gateway.conf")])
+
+    def start(self):
+        self.start_broker()
+        self.start_platform()
+        self.start_gateway()
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.http_port, timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("platform not healthy; log:\n" + self.log("platform"))
+
+    def kill(self, name, sig=signal.SIGKILL):
+        p = self.procs.get(name)
+        if p and p.poll() is None:
+            p.send_signal(sig)
+            p.wait(timeout=20)
+
+    def alive(self, name):
+        p = self.procs.get(name)
+        return p is not None and p.poll() is None
+
+    def log(self, name):
+        try:
+            return open(os.path.join(self.dir, "log", name + ".log"), errors="replace").read()[-4000:]
+        except OSError:
+            return ""
+
+    def drop(self, name, data):
+        """Delivers a file into the spool atomically (write a dot-name, rename)."""
+        tmp = os.path.join(self.spool, "." + name + ".part")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, os.path.join(self.spool, name))
+
+    def receipt(self, name, timeout=30):
+        path = os.path.join(self.receipts, name + ".receipt.json")
+        end = time.time() + timeout
+        while time.time() < end:
+            if os.path.exists(path):
+                return json.load(open(path))
+            time.sleep(0.1)
+        raise AssertionError("no receipt for %s; gateway log:\n%s" % (name, self.log("gateway")))
+
+    def stop(self):
+        for name in ("gateway", "platform", "mosquitto"):
+            self.kill(name, signal.SIGTERM)
+        reports = sanitizer_reports(os.path.join(self.dir, "log"))
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_reports(logdir):
+    """Lines of ASan/LSan/UBSan reports in the programs' logs (sanitizer builds)."""
+    out = []
+    for name in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
+        with open(os.path.join(logdir, name), errors="replace") as f:
+            out += ["%s: %s" % (name, l.strip()) for l in f if any(m in l for m in SANITIZER_MARKS)]
+    return out
+
+
+def wait_until(pred, timeout, step=0.2):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = pred()
+        if r:
+            return r
+        time.sleep(step)
+    return pred()
