@@ -355,6 +355,40 @@ size_t timeutil_format_utc(int64_t ms, char *buf)
 	long long sod = rem / 1000;
 
 	civil_from_days(days, &y, &m, &d);
+	if (y >= 0 && y <= 9999) {
+		/* The common case, on the path of every value the AP interface
+		 * answers with: digits written directly, no printf. */
+		int hh = (int)(sod / 3600), mi = (int)(sod / 60 % 60), ss = (int)(sod % 60);
+		char *p = buf;
+		*p++ = (char)('0' + y / 1000);
+		*p++ = (char)('0' + y / 100 % 10);
+		*p++ = (char)('0' + y / 10 % 10);
+		*p++ = (char)('0' + y % 10);
+		*p++ = '-';
+		*p++ = (char)('0' + m / 10);
+		*p++ = (char)('0' + m % 10);
+		*p++ = '-';
+		*p++ = (char)('0' + d / 10);
+		*p++ = (char)('0' + d % 10);
+		*p++ = 'T';
+		*p++ = (char)('0' + hh / 10);
+		*p++ = (char)('0' + hh % 10);
+		*p++ = ':';
+		*p++ = (char)('0' + mi / 10);
+		*p++ = (char)('0' + mi % 10);
+		*p++ = ':';
+		*p++ = (char)('0' + ss / 10);
+		*p++ = (char)('0' + ss % 10);
+		if (frac) {
+			*p++ = '.';
+			*p++ = (char)('0' + frac / 100);
+			*p++ = (char)('0' + frac / 10 % 10);
+			*p++ = (char)('0' + frac % 10);
+		}
+		*p++ = 'Z';
+		*p = '\0';
+		return (size_t)(p - buf);
+	}
 	if (frac)
 		n = snprintf(buf, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
 			     (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), frac);

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -290,9 +292,38 @@ static void test_buckets_dst(void **state)
 	assert_int_equal(timeutil_set_zone("Asia/Tokyo"), SUIDO_OK);
 }
 
+/* The digit-writing fast path of timeutil_format_utc against gmtime_r. */
+static void test_format_utc_matches_gmtime(void **state)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	char got[32], want[96];
+
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* years 0001..9999 */
+		int64_t ms = (int64_t)(x % 315537897600000ull) - 62135596800000LL;
+		time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+		int frac = (int)(ms - (int64_t)t * 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		if (frac)
+			snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+				 tm.tm_sec, frac);
+		else
+			snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+				 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		assert_int_equal(timeutil_format_utc(ms, got), strlen(want));
+		assert_string_equal(got, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_utc_matches_gmtime),
 		cmocka_unit_test(test_set_zone),
 		cmocka_unit_test(test_pattern_sample_shapes),
 		cmocka_unit_test(test_impossible_dates),
