@@ -331,6 +331,27 @@ void conf_free(struct conf *c)
 	free(c);
 }
 
+char *conf_resolve_path(const struct conf *c, const char *path)
+{
+	const char *slash = strrchr(c->name, '/');
+	char buf[4096];
+
+	if (path[0] == '/' || !slash)
+		return strdup(path);
+	if (snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - c->name), c->name, path) >=
+	    (int)sizeof buf)
+		return NULL;
+	return strdup(buf);
+}
+
+const struct conf_section *conf_first(const struct conf *c, const char *kind)
+{
+	for (size_t i = 0; i < c->n_sections; i++)
+		if (strcmp(c->sections[i].kind, kind) == 0)
+			return &c->sections[i];
+	return NULL;
+}
+
 const char *conf_name(const struct conf *c)
 {
 	return c->name;

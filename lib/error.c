@@ -3,6 +3,9 @@
  */
 #include "suido/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *suido_strerror(int e)
 {
 	switch (e) {
@@ -20,4 +23,15 @@ const char *suido_strerror(int e)
 	case SUIDO_ERR_FULL: return "no space left";
 	}
 	return "unknown error";
+}
+
+void suido_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -130,19 +130,6 @@ struct store_sqlite {
 	sqlite3_stmt *st[ST__COUNT];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Maps a failed SQLite call to the library's codes, logging the engine's
  * message (the caller only sees the code). */
@@ -279,7 +266,7 @@ static int check_schema(struct store_sqlite *q, char *err, size_t errlen)
 		if (rc != SQLITE_OK)
 			goto db_error;
 		if (version == 0 && n_tables > 0) {
-			set_err(err, errlen, "not a suido database (tables but no schema_version)");
+			suido_errf(err, errlen, "not a suido database (tables but no schema_version)");
 			goto cleanup;
 		}
 		if (version == 0) {
@@ -294,11 +281,11 @@ static int check_schema(struct store_sqlite *q, char *err, size_t errlen)
 		in_tx = 0;
 	}
 	if (version < 0) {
-		set_err(err, errlen, "schema_version table is damaged");
+		suido_errf(err, errlen, "schema_version table is damaged");
 		goto cleanup;
 	}
 	if (version > SCHEMA_VERSION) {
-		set_err(err, errlen,
+		suido_errf(err, errlen,
 			"database schema version %d is newer than this program's (%d)", version,
 			SCHEMA_VERSION);
 		goto cleanup;
@@ -308,7 +295,7 @@ static int check_schema(struct store_sqlite *q, char *err, size_t errlen)
 	goto cleanup;
 db_error:
 	ret = (rc & 0xff) == SQLITE_FULL ? SUIDO_ERR_FULL : SUIDO_ERR_DB;
-	set_err(err, errlen, "schema: %s", sqlite3_errmsg(q->db));
+	suido_errf(err, errlen, "schema: %s", sqlite3_errmsg(q->db));
 cleanup:
 	if (in_tx)
 		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -324,14 +311,14 @@ int store_sqlite_open(const char *path, void **impl, char *err, size_t errlen)
 	*impl = NULL;
 	q = calloc(1, sizeof *q);
 	if (!q) {
-		set_err(err, errlen, "out of memory");
+		suido_errf(err, errlen, "out of memory");
 		return SUIDO_ERR_NOMEM;
 	}
 	/* NOMUTEX: a handle is used by one thread at a time (store.h). */
 	rc = sqlite3_open_v2(path, &q->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", path,
+		suido_errf(err, errlen, "%s: %s", path,
 			q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
 		ret = rc == SQLITE_NOMEM ? SUIDO_ERR_NOMEM
 		      : rc == SQLITE_CANTOPEN ? SUIDO_ERR_IO : SUIDO_ERR_DB;
@@ -341,11 +328,11 @@ int store_sqlite_open(const char *path, void **impl, char *err, size_t errlen)
 	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
 	rc = pragma_text(q->db, "PRAGMA journal_mode=WAL", mode, sizeof mode);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
+		suido_errf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
 		goto cleanup;
 	}
 	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
-		set_err(err, errlen, "%s: cannot use WAL journal (mode is %s)", path, mode);
+		suido_errf(err, errlen, "%s: cannot use WAL journal (mode is %s)", path, mode);
 		goto cleanup;
 	}
 	rc = sqlite3_exec(q->db,
@@ -354,7 +341,7 @@ int store_sqlite_open(const char *path, void **impl, char *err, size_t errlen)
 			  "PRAGMA cache_size=-" /* KiB */ "16384;",
 			  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
+		suido_errf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
 		goto cleanup;
 	}
 	ret = check_schema(q, err, errlen);
@@ -364,7 +351,7 @@ int store_sqlite_open(const char *path, void **impl, char *err, size_t errlen)
 		rc = sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&q->st[i], NULL);
 		if (rc != SQLITE_OK) {
-			set_err(err, errlen, "prepare: %s", sqlite3_errmsg(q->db));
+			suido_errf(err, errlen, "prepare: %s", sqlite3_errmsg(q->db));
 			ret = SUIDO_ERR_DB;
 			goto cleanup;
 		}
@@ -689,7 +676,7 @@ static int check_integrity(struct store_sqlite *q, char *err, size_t errlen)
 
 	rc = sqlite3_prepare_v2(q->db, "PRAGMA integrity_check", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "integrity check: %s", sqlite3_errmsg(q->db));
+		suido_errf(err, errlen, "integrity check: %s", sqlite3_errmsg(q->db));
 		ret = SUIDO_ERR_DB;
 		goto cleanup;
 	}
@@ -697,12 +684,12 @@ static int check_integrity(struct store_sqlite *q, char *err, size_t errlen)
 		const char *t = (const char *)sqlite3_column_text(st, 0);
 		if (t && strcmp(t, "ok") == 0)
 			continue;
-		set_err(err, errlen, "integrity check: %s", t ? t : "?");
+		suido_errf(err, errlen, "integrity check: %s", t ? t : "?");
 		ret = SUIDO_ERR_DB;
 		goto cleanup;
 	}
 	if (rc != SQLITE_DONE) {
-		set_err(err, errlen, "integrity check: %s", sqlite3_errmsg(q->db));
+		suido_errf(err, errlen, "integrity check: %s", sqlite3_errmsg(q->db));
 		ret = SUIDO_ERR_DB;
 	}
 cleanup:
@@ -721,13 +708,13 @@ static int check_foreign_keys(struct store_sqlite *q, char *err, size_t errlen)
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *table = (const char *)sqlite3_column_text(st, 0);
 		const char *parent = (const char *)sqlite3_column_text(st, 2);
-		set_err(err, errlen, "foreign key check: a row of %s references a missing %s row",
+		suido_errf(err, errlen, "foreign key check: a row of %s references a missing %s row",
 			table ? table : "?", parent ? parent : "?");
 		ret = SUIDO_ERR_DB;
 		goto cleanup;
 	}
 	if (rc != SQLITE_DONE) {
-		set_err(err, errlen, "foreign key check: %s", sqlite3_errmsg(q->db));
+		suido_errf(err, errlen, "foreign key check: %s", sqlite3_errmsg(q->db));
 		ret = SUIDO_ERR_DB;
 	}
 cleanup:
@@ -749,11 +736,11 @@ static int check_orphan_points(struct store_sqlite *q, char *err, size_t errlen)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		set_err(err, errlen, "orphan check: points reference missing item %lld",
+		suido_errf(err, errlen, "orphan check: points reference missing item %lld",
 			(long long)sqlite3_column_int64(st, 0));
 		ret = SUIDO_ERR_DB;
 	} else if (rc != SQLITE_DONE) {
-		set_err(err, errlen, "orphan check: %s", sqlite3_errmsg(q->db));
+		suido_errf(err, errlen, "orphan check: %s", sqlite3_errmsg(q->db));
 		ret = SUIDO_ERR_DB;
 	}
 	sqlite3_finalize(st);

@@ -76,6 +76,16 @@ int conf_get_bool(const struct conf *c, const struct conf_section *s, const char
 int conf_check_keys(const struct conf *c, const struct conf_section *s,
 		    const char *const *known, char *err, size_t errlen);
 
+/*
+ * A path from c's value, made relative to the directory of c's file when it
+ * is not absolute. Returns a malloc'ed string (caller frees) or NULL when out
+ * of memory or too long.
+ */
+char *conf_resolve_path(const struct conf *c, const char *path);
+
+/* The first section of that kind, or NULL. Borrowed until conf_free. */
+const struct conf_section *conf_first(const struct conf *c, const char *kind);
+
 /* Writes "file:line: [kind name] key: " + formatted text into err. */
 void conf_error(const struct conf *c, const struct conf_section *s, const struct conf_entry *e,
 		char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

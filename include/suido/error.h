@@ -25,4 +25,11 @@ enum suido_err {
 /* Returns a static English description of e; never NULL. */
 const char *suido_strerror(int e);
 
+#include <stddef.h>
+
+/* Formats a message into the caller's err[errlen]; tolerates err == NULL or
+ * errlen == 0 (the message is then dropped). */
+void suido_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -43,6 +43,12 @@ size_t timeutil_format_utc(int64_t ms, char *buf);
 int timeutil_local_to_utc(int year, int mon, int day, int hour, int min, int sec, int ms,
 			  int64_t *out_ms);
 
+/* Wall-clock time now, UTC milliseconds. */
+int64_t timeutil_now_ms(void);
+
+/* A monotonic clock in milliseconds, for timeouts and intervals. */
+int64_t timeutil_mono_ms(void);
+
 enum time_bucket { BUCKET_10MIN, BUCKET_HOUR, BUCKET_DAY, BUCKET_MONTH };
 
 /* Parses "10m", "1h", "1d", "1mo" (also "10min", "hour", "day", "month"). 0 or -1. */

@@ -3,7 +3,6 @@
  */
 #include "gwconf.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,28 +10,6 @@
 #include "suido/conf.h"
 #include "suido/error.h"
 #include "suido/profile.h"
-
-/* Resolves p against the directory of the configuration file. */
-static char *resolve(const char *conf_path, const char *p)
-{
-	const char *slash = strrchr(conf_path, '/');
-	char buf[PATH_MAX];
-
-	if (p[0] == '/' || !slash)
-		return strdup(p);
-	if (snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - conf_path), conf_path, p) >=
-	    (int)sizeof buf)
-		return NULL;
-	return strdup(buf);
-}
-
-static const struct conf_section *find_section(const struct conf *c, const char *kind)
-{
-	for (size_t i = 0; i < conf_section_count(c); i++)
-		if (strcmp(conf_section_at(c, i)->kind, kind) == 0)
-			return conf_section_at(c, i);
-	return NULL;
-}
 
 int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errlen)
 {
@@ -66,7 +43,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 			goto fail;
 		}
 	}
-	if (!(s = find_section(c, "gateway"))) {
+	if (!(s = conf_first(c, "gateway"))) {
 		snprintf(err, errlen, "%s: missing [gateway] section", path);
 		goto fail;
 	}
@@ -93,13 +70,13 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	g->timezone = strdup(v);
 	if (conf_get_str(c, s, "state_dir", 1, NULL, &v, err, errlen))
 		goto fail;
-	g->state_dir = resolve(path, v);
+	g->state_dir = conf_resolve_path(c, v);
 	if (conf_get_str(c, s, "spool_dir", 1, NULL, &v, err, errlen))
 		goto fail;
-	g->spool_dir = resolve(path, v);
+	g->spool_dir = conf_resolve_path(c, v);
 	if (conf_get_str(c, s, "mapping", 1, NULL, &v, err, errlen))
 		goto fail;
-	g->mapping_path = resolve(path, v);
+	g->mapping_path = conf_resolve_path(c, v);
 	if (conf_get_str(c, s, "log_level", 0, "info", &v, err, errlen))
 		goto fail;
 	g->log_level = strdup(v);
@@ -119,7 +96,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	g->ack_timeout_ms = 10000;
 	g->window = 16;
 	g->retention_ms = 7ll * 86400 * 1000;
-	if ((s = find_section(c, "send"))) {
+	if ((s = conf_first(c, "send"))) {
 		if (conf_check_keys(c, s, send_keys, err, errlen))
 			goto fail;
 		if (conf_get_int(c, s, "batch_points", 0, 1000, 1, 100000, &n, err, errlen))
@@ -140,7 +117,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	}
 	g->mqtt_port = 1883;
 	g->mqtt_keepalive = 30;
-	if ((s = find_section(c, "mqtt"))) {
+	if ((s = conf_first(c, "mqtt"))) {
 		if (conf_check_keys(c, s, mqtt_keys, err, errlen))
 			goto fail;
 		if (conf_get_str(c, s, "host", 0, "127.0.0.1", &v, err, errlen))

@@ -13,6 +13,7 @@
 
 #include "suido/error.h"
 #include "suido/log.h"
+#include "suido/timeutil.h"
 
 struct link {
 	struct mosquitto *mosq;
@@ -31,13 +32,6 @@ struct link {
 	link_ack_fn on_ack;
 	void *ctx;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_connect(struct mosquitto *m, void *obj, int rc)
 {
@@ -154,7 +148,7 @@ void link_free(struct link *l)
 
 static void try_connect(struct link *l)
 {
-	int64_t now = mono_ms();
+	int64_t now = timeutil_mono_ms();
 	int rc;
 
 	if (now < l->next_attempt_ms)

@@ -35,23 +35,9 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void on_ack(void *ctx, const char *msg_id, enum profile_ack_status st, const char *reason)
 {
-	sender_ack(ctx, msg_id, st, reason, wall_ms());
+	sender_ack(ctx, msg_id, st, reason, timeutil_now_ms());
 }
 
 /* The sender is created after the link; the ack callback reaches it here. */
@@ -94,13 +80,13 @@ static int make_dirs(const struct gw_config *g, char *done, char *rejected, char
 static size_t take_files(struct spool *sp, const struct intake_ctx *ic, int64_t budget_ms,
 			 int *paused_until_valid, int64_t *paused_until)
 {
-	int64_t start = mono_ms();
+	int64_t start = timeutil_mono_ms();
 	char name[512], err[512];
 	size_t points = 0;
 
-	while (mono_ms() - start < budget_ms && spool_take(sp, mono_ms(), name, sizeof name)) {
+	while (timeutil_mono_ms() - start < budget_ms && spool_take(sp, timeutil_mono_ms(), name, sizeof name)) {
 		struct intake_result res;
-		int rc = intake_file(ic, name, wall_ms(), &res, err, sizeof err);
+		int rc = intake_file(ic, name, timeutil_now_ms(), &res, err, sizeof err);
 		if (rc == SUIDO_OK) {
 			points += res.points;
 			continue;
@@ -110,12 +96,12 @@ static size_t take_files(struct spool *sp, const struct intake_ctx *ic, int64_t 
 		if (rc == SUIDO_ERR_FULL) {
 			log_error("gateway", "disk full while taking %s: intake paused (%s)", name, err);
 			*paused_until_valid = 1;
-			*paused_until = mono_ms() + 5000;
+			*paused_until = timeutil_mono_ms() + 5000;
 			spool_defer(sp, name, *paused_until);
 			break;
 		}
 		log_error("gateway", "taking %s failed, will retry: %s", name, err);
-		spool_defer(sp, name, mono_ms() + 5000);
+		spool_defer(sp, name, timeutil_mono_ms() + 5000);
 	}
 	return points;
 }
@@ -199,7 +185,7 @@ int main(int argc, char **argv)
 		 g->mqtt_port);
 
 	while (!stop) {
-		int64_t now = mono_ms();
+		int64_t now = timeutil_mono_ms();
 		int busy = 0;
 
 		if (paused && now >= paused_until)
@@ -210,7 +196,7 @@ int main(int argc, char **argv)
 		if (now >= next_make) {
 			int made = 1;
 			for (int i = 0; i < 64 && made; i++) {
-				rc = queue_make_message(q, g->batch_points, wall_ms(), &made);
+				rc = queue_make_message(q, g->batch_points, timeutil_now_ms(), &made);
 				if (rc != SUIDO_OK) {
 					log_error("gateway", "making a message failed: %s",
 						  suido_strerror(rc));
@@ -220,11 +206,11 @@ int main(int argc, char **argv)
 			}
 			next_make = busy ? 0 : now + g->interval_ms;
 		}
-		if ((rc = sender_step(snd, mono_ms())) != SUIDO_OK)
+		if ((rc = sender_step(snd, timeutil_mono_ms())) != SUIDO_OK)
 			log_error("gateway", "sending failed: %s", suido_strerror(rc));
 		if (now >= next_purge) {
 			int64_t n = 0;
-			if (queue_purge_acked(q, wall_ms() - g->retention_ms, &n) == SUIDO_OK && n)
+			if (queue_purge_acked(q, timeutil_now_ms() - g->retention_ms, &n) == SUIDO_OK && n)
 				log_info("gateway", "purged %lld acknowledged messages past retention",
 					 (long long)n);
 			next_purge = now + 60000;

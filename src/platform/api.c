@@ -912,19 +912,6 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 	log_warn("api", "libmicrohttpd: %s", msg);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int api_start(const struct api_config *cfg, struct metrics *m, struct api **out, char *err,
 	      size_t errlen)
@@ -942,13 +929,13 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 	if (!cfg->listen_addr || cfg->threads < 1 || cfg->page_default < 1 ||
 	    cfg->page_max < cfg->page_default || !cfg->store_open ||
 	    (cfg->n_tenants && !cfg->tenants)) {
-		set_err(err, errlen, "api: invalid configuration (listen address, threads,"
+		suido_errf(err, errlen, "api: invalid configuration (listen address, threads,"
 				     " page sizes, store or tenants)");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < cfg->n_tenants; i++) {
 		if (!cfg->tenants[i].utility || !*cfg->tenants[i].utility) {
-			set_err(err, errlen, "api: tenant %zu has no utility", i);
+			suido_errf(err, errlen, "api: tenant %zu has no utility", i);
 			goto cleanup;
 		}
 	}
@@ -964,7 +951,7 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 		sa = (struct sockaddr *)&sin6;
 		flags |= MHD_USE_IPv6;
 	} else {
-		set_err(err, errlen, "api: listen address %s is not an IP literal",
+		suido_errf(err, errlen, "api: listen address %s is not an IP literal",
 			cfg->listen_addr);
 		goto cleanup;
 	}
@@ -999,7 +986,7 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 					     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (!a->daemon) {
-		set_err(err, errlen, "api: cannot listen on %s port %u", cfg->listen_addr,
+		suido_errf(err, errlen, "api: cannot listen on %s port %u", cfg->listen_addr,
 			(unsigned)cfg->port);
 		ret = SUIDO_ERR_IO;
 		goto cleanup;

@@ -15,6 +15,7 @@
 
 #include "suido/error.h"
 #include "suido/log.h"
+#include "suido/timeutil.h"
 #include "suido/profile.h"
 
 struct pending {
@@ -44,20 +45,6 @@ struct ingest {
 	int64_t *item_keys;
 	size_t item_keys_cap;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Splits "{prefix}/{utility}/{gateway}/data". Returns 0 or -1. */
 static int parse_topic(const char *prefix, const char *topic, char *utility, char *gateway)
@@ -115,7 +102,7 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 		       struct strbuf *acks)
 {
 	struct profile_limits lim = {in->cfg->max_message_bytes, 0, 0};
-	int64_t now = wall_ms();
+	int64_t now = timeutil_now_ms();
 	uint64_t stored = 0, dup = 0, rej = 0, points = 0;
 	int rc;
 
@@ -372,7 +359,7 @@ void ingest_loop(struct ingest *in, int timeout_ms)
 	int rc;
 
 	if (!in->connected && mosquitto_socket(in->mosq) < 0) {
-		int64_t now = mono_ms();
+		int64_t now = timeutil_mono_ms();
 		if (now >= in->next_attempt_ms) {
 			rc = in->ever_connected
 				     ? mosquitto_reconnect(in->mosq)

@@ -3,7 +3,6 @@
  */
 #include "platconf.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +10,6 @@
 #include "suido/conf.h"
 #include "suido/error.h"
 #include "suido/profile.h"
-
-static char *resolve(const char *conf_path, const char *p)
-{
-	const char *slash = strrchr(conf_path, '/');
-	char buf[PATH_MAX];
-
-	if (p[0] == '/' || !slash)
-		return strdup(p);
-	if (snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - conf_path), conf_path, p) >=
-	    (int)sizeof buf)
-		return NULL;
-	return strdup(buf);
-}
 
 static int hex32(const char *s, unsigned char out[32])
 {
@@ -94,7 +80,7 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto fail;
 			if (conf_get_str(c, s, "database", 1, NULL, &v, err, errlen))
 				goto fail;
-			if (!(p->database = resolve(path, v)))
+			if (!(p->database = conf_resolve_path(c, v)))
 				goto nomem;
 			GET_STR(s, "timezone", 0, "Asia/Tokyo", p->timezone);
 			GET_STR(s, "log_level", 0, "info", p->log_level);
