@@ -91,7 +91,12 @@ def main():
         db = sqlite3.connect(os.path.join(st.dir, "platform", "platform.db"))
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         total = sum(len(e["values"]) for e in expected.values())
-        print("kills:", kills, "points:", total, "lost=0 duplicated=0 integrity=ok")
+        # The (item, t) key would hide a point stored twice; the messages the
+        # platform stored must carry each point exactly once.
+        carried = db.execute("SELECT sum(n_points), count(*) FROM messages").fetchone()
+        assert carried[0] == total, "points carried by stored messages: %s, expected %d" % (carried, total)
+        print("kills:", kills, "points:", total, "messages:", carried[1],
+              "lost=0 duplicated=0 integrity=ok")
         st.kill("gateway", sig=15)
         q = sqlite3.connect(os.path.join(st.dir, "gateway", "queue.db"))
         assert q.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
