@@ -40,7 +40,8 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   echo "run: stopped"
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
 
 # A fresh bearer token for the demo utility: the platform keeps only its hash.
 TOKEN=$(openssl rand -hex 32)
@@ -155,11 +156,26 @@ Try:
 MSG
 
 if [ "${SUIDO_RUN_QUIET:-0}" != 1 ]; then
-  sleep 3
-  curl -fsS -H "Authorization: Bearer $TOKEN" "$API/utilities/$UTILITY/items" |
-    jq -r '.items[] | "  item \(.id)  \(.facility) \(.name) [\(.unit)]"' 2>/dev/null | head -20 || true
-  curl -fsS -H "Authorization: Bearer $TOKEN" "$API/utilities/$UTILITY/latest" |
-    jq -r '"  latest values: \(.values | length) items"' 2>/dev/null || true
+  auth="Authorization: Bearer $TOKEN"
+  for _ in $(seq 1 50); do  # until every sample has its receipt
+    [ "$(ls "$VAR/gateway/receipts" 2>/dev/null | wc -l)" -ge "$(ls "$SAMPLES"/*.csv 2>/dev/null | wc -l)" ] && break
+    sleep 0.2
+  done
+  sleep 1
+  echo "Receipts:"
+  for r in "$VAR"/gateway/receipts/*.receipt.json; do
+    [ -e "$r" ] && jq -r '"  \(.file): \(.status), layout \(.layout // "-"), \(.encoding), \(.accepted_rows)/\(.rows) rows, \(.points) points"' "$r"
+  done
+  items=$(curl -fsS -H "$auth" "$API/utilities/$UTILITY/items" || echo '{"items":[]}')
+  points=$(curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^suido_platform_points_stored_total/ {print $2}')
+  echo "Served: $(jq '.items | length' <<<"$items") items, ${points:-0} points stored."
+  id=$(jq -r '.items[] | select(.name == "配水池水位(m)") | .id' <<<"$items" | head -1)
+  if [ -n "$id" ]; then
+    echo "配水池水位(m), first three hours (local 2026/11/20 0:00 is 2026-11-19T15:00:00Z):"
+    curl -fsS -H "$auth" "$API/utilities/$UTILITY/items/$id/values?from=2026-11-19T15:00:00Z&to=2026-11-19T18:00:00Z" |
+      jq -c '.values[]' | sed 's/^/  /'
+    echo "  (curl -H \"Authorization: Bearer \$SUIDO_API_TOKEN\" \"\$SUIDO_API_URL/utilities/$UTILITY/items/$id/aggregate?from=2026-11-19T15:00:00Z&to=2026-11-21T15:00:00Z&interval=1d\")"
+  fi
 fi
 
 while :; do
