@@ -56,6 +56,7 @@ persistence_location $VAR/mosquitto/
 autosave_interval 1
 max_queued_messages 100000
 max_inflight_messages 0
+set_tcp_nodelay true
 log_dest file $VAR/log/mosquitto.log
 CONF
 

@@ -118,6 +118,9 @@ int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struc
 		return SUIDO_ERR_NOMEM;
 	}
 	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	/* Messages are pipelined under a window of acks: Nagle would hold each
+	 * one back until the previous was acknowledged. */
+	mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_max_inflight_messages_set(l->mosq, cfg->max_inflight);
 	mosquitto_will_set(l->mosq, l->topic_status, 7, "offline", 1, true);
 	mosquitto_connect_callback_set(l->mosq, on_connect);

@@ -319,6 +319,9 @@ int ingest_new(const struct plat_config *cfg, struct store *st, struct metrics *
 	for (size_t i = 0; i < b; i++)
 		in->acks[i].limit = 4096;
 	mosquitto_int_option(in->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	/* Messages are pipelined under a window of acks: Nagle would hold each
+	 * one back until the previous was acknowledged. */
+	mosquitto_int_option(in->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_max_inflight_messages_set(in->mosq, 0);
 	mosquitto_connect_callback_set(in->mosq, on_connect);
 	mosquitto_disconnect_callback_set(in->mosq, on_disconnect);

@@ -176,6 +176,7 @@ persistence true
 persistence_location {self.dir}/mosquitto/
 autosave_interval 1
 max_queued_messages 100000
+set_tcp_nodelay true
 """)
         sha = hashlib.sha256(self.token.encode()).hexdigest()
         self._write("platform.conf", f"""[platform]

@@ -1,0 +1,538 @@
+"""The benchmarks of `make bench` (run by scripts/bench.sh, which owns the
+temporary directory). Starts its own mosquitto, suido-platform and
+suido-gateway on free loopback ports, the way scripts/run.sh does, drives
+them with the C helpers bench/bench_*.c, and prints one line per figure:
+
+    bench NAME: VALUE UNIT ratio=R
+
+as the last lines (R = ours / reference measured in the same run, higher is
+better). docs/benchmarks.md describes each figure.
+
+Environment (all optional; the defaults are what docs/benchmarks.md reports):
+  BENCH_MSGS           ingest_plain messages (1000)
+  BENCH_POINTS_PER_MSG points per message (1000)
+  BENCH_ITEMS          items per message (10)
+  BENCH_WINDOW         un-acked messages in flight (16, the gateway's default)
+  BENCH_INGEST_ROUNDS  ingest_plain rounds, each on a fresh stack with its own
+                       reference run; medians reported (5)
+  BENCH_QUERY_ROUNDS   timed rounds of query_range, median reported (5)
+  BENCH_GW_FILES       gateway_ingest CSV files (20)
+  BENCH_GW_ROWS        rows per file (5000; 5 values a row)
+  BENCH_GW_ROUNDS      gateway_ingest rounds, median reported (5)
+  BENCH_ONLY           comma list of ingest,query,gateway to run a subset
+  BENCH_BROKER_NODELAY=0   leave "set_tcp_nodelay true" out of the broker's
+                       config (make run and the tests ship it on)
+  BENCH_CLIENT_NODELAY=0   no TCP_NODELAY on bench_ingest's connection (the
+                       gateway sets it, so the default is on)
+Analysis aids (not for reported figures):
+  BENCH_PLATFORM_WRAPPER, BENCH_GATEWAY_WRAPPER   a command to run the program
+                       under, e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p"
+"""
+
+import argparse
+import ctypes
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
+
+PLATFORM_RSS_BUDGET_MIB = 64.0
+GATEWAY_RSS_BUDGET_MIB = 16.0
+
+# The measured day of query_range (bench_gen.h: BENCH_BASE_MS).
+DAY_FROM, DAY_TO = "2026-11-19T15:00:00Z", "2026-11-20T15:00:00Z"
+DAY_FROM_MS, DAY_TO_MS = 1795100400000, 1795186800000
+
+HAISUICHI_HEADER = "日時,配水池水位(m),流入流量(m3/h),流出流量(m3/h),残留塩素(mg/L),濁度(度)"
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+def info(msg):
+    print("  " + msg, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+def wrapper(name):
+    """An analysis aid: e.g. BENCH_PLATFORM_WRAPPER="valgrind --tool=callgrind"
+    runs the platform under that command (the figures are then meaningless)."""
+    return os.environ.get(name, "").split()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent():
+    # PR_SET_PDEATHSIG: a child never outlives this script, even on SIGKILL.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def vmhwm_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise BenchError("no VmHWM for pid %d" % pid)
+
+
+class Stack:
+    """mosquitto + suido-platform (+ suido-gateway) under one directory."""
+
+    def __init__(self, build, base, utility, gateways):
+        self.build, self.dir, self.utility = build, base, utility
+        self.gateways = gateways
+        self.mqtt_port, self.http_port = free_port(), free_port()
+        self.token = secrets.token_hex(32)
+        self.procs = {}
+        self.db = os.path.join(base, "platform", "platform.db")
+        self.spool = os.path.join(base, "gateway", "spool")
+        for d in ("mosquitto", "platform", "gateway/spool", "log", "run"):
+            os.makedirs(os.path.join(base, d), exist_ok=True)
+
+    def _write(self, name, text):
+        path = os.path.join(self.dir, "run", name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def _start(self, name, argv):
+        log = open(os.path.join(self.dir, "log", name + ".log"), "ab")
+        # Own process group, so stop() also reaches a wrapper's children.
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                            process_group=0)
+        log.close()
+
+    def log(self, name, tail=3000):
+        try:
+            with open(os.path.join(self.dir, "log", name + ".log"), errors="replace") as f:
+                return f.read()[-tail:]
+        except OSError:
+            return ""
+
+    def pid(self, name):
+        return self.procs[name].pid
+
+    def check_alive(self):
+        for name, p in self.procs.items():
+            if p.poll() is not None:
+                raise BenchError("%s exited with %s; log:\n%s" % (name, p.returncode, self.log(name)))
+
+    def start_broker(self):
+        # As scripts/run.sh configures it: loopback, persistent sessions on disk.
+        conf = self._write("mosquitto.conf", f"""listener {self.mqtt_port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {self.dir}/mosquitto/
+autosave_interval 1
+max_queued_messages 100000
+max_inflight_messages 0
+log_dest file {self.dir}/log/mosquitto.file.log
+""" + ("set_tcp_nodelay true\n" if os.environ.get("BENCH_BROKER_NODELAY", "1") != "0" else ""))
+        self._start("mosquitto", [MOSQUITTO, "-c", conf])
+        end = time.time() + 20
+        while time.time() < end:
+            self.check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", self.mqtt_port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError("mosquitto did not listen on %d" % self.mqtt_port)
+
+    def start_platform(self):
+        sha = hashlib.sha256(self.token.encode()).hexdigest()
+        gws = "".join("[gateway %s]\nutility = %s\n" % (g, self.utility) for g in self.gateways)
+        conf = self._write("platform.conf", f"""[platform]
+database = {self.db}
+timezone = Asia/Tokyo
+[http]
+listen = 127.0.0.1
+port = {self.http_port}
+[mqtt]
+host = 127.0.0.1
+port = {self.mqtt_port}
+[utility {self.utility}]
+name = ベンチ市水道局
+api_token_sha256 = {sha}
+{gws}""")
+        self._start("platform", wrapper("BENCH_PLATFORM_WRAPPER") +
+                    [os.path.join(self.build, "suido-platform"), "-c", conf])
+        end = time.time() + 30
+        while time.time() < end:
+            self.check_alive()
+            try:
+                if self.metrics().get("mqtt_connected") == 1:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise BenchError("platform not serving / not connected; log:\n" + self.log("platform"))
+
+    def start_gateway(self, gateway):
+        conf = self._write("gateway.conf", f"""[gateway]
+id = {gateway}
+utility = {self.utility}
+timezone = Asia/Tokyo
+state_dir = {self.dir}/gateway
+spool_dir = {self.spool}
+mapping = {ROOT}/etc/mapping-demo.conf
+[mqtt]
+host = 127.0.0.1
+port = {self.mqtt_port}
+""")
+        self._start("gateway", wrapper("BENCH_GATEWAY_WRAPPER") +
+                    [os.path.join(self.build, "suido-gateway"), "-c", conf])
+        end = time.time() + 30
+        while time.time() < end:
+            self.check_alive()
+            if "connected to" in self.log("gateway", 100000):
+                return
+            time.sleep(0.05)
+        raise BenchError("gateway did not connect; log:\n" + self.log("gateway"))
+
+    def metrics(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http_port, timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("suido_platform_"):
+                k, v = line.split()[:2]
+                out[k[len("suido_platform_"):]] = float(v)
+        return out
+
+    def stop(self):
+        for name in ("gateway", "platform", "mosquitto"):
+            p = self.procs.get(name)
+            if not p:
+                continue
+            try:  # the whole group: a wrapper's child too
+                os.killpg(p.pid, signal.SIGTERM)
+            except OSError:
+                pass
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            end = time.time() + 5
+            while True:
+                try:
+                    os.killpg(p.pid, 0)
+                except OSError:
+                    break  # the group is empty
+                if time.time() > end:
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                    break
+                time.sleep(0.05)
+
+
+def run_kv(argv, timeout):
+    """Runs a helper and returns its key=value stdout lines as a dict."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise BenchError("%s failed (%d):\n%s%s" % (os.path.basename(argv[0]), r.returncode,
+                                                     r.stdout[-2000:], r.stderr[-2000:]))
+    return dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
+
+
+# ---------------------------------------------------------------- ingest_plain
+
+def ingest_round(build, base, n_msgs, per_msg, n_items, window):
+    """One ingest_plain measurement on a fresh stack, then its reference.
+    Returns (ours points/s, reference points/s, platform VmHWM MiB, batch)."""
+    st = Stack(build, base, "bench", ["bench-gw"])
+    try:
+        st.start_broker()
+        st.start_platform()
+        os.sync()  # start each measurement with no writeback pending
+        m0 = st.metrics()
+        c0 = [cpu_seconds(st.pid(n)) for n in ("platform", "mosquitto")]
+        out = run_kv([os.path.join(build, "bench_ingest"), "127.0.0.1", str(st.mqtt_port), "bench",
+                      "bench-gw", str(n_msgs), str(per_msg), str(n_items), str(window)], timeout=600)
+        cpu = [cpu_seconds(st.pid(n)) - c for n, c in zip(("platform", "mosquitto"), c0)]
+        m1 = st.metrics()
+        hwm = vmhwm_mib(st.pid("platform"))
+        st.check_alive()
+    finally:
+        st.stop()
+    points = int(out["points"])
+    secs = float(out["seconds"])
+    # The warm-up message (n_items points, one commit) came after m0.
+    d_points = m1["points_stored_total"] - m0["points_stored_total"] - n_items
+    d_commits = m1["db_commits_total"] - m0["db_commits_total"] - 1
+    if d_points != points:
+        raise BenchError("platform stored %d points, expected %d" % (d_points, points))
+    batch = max(1, round(d_points / max(1, d_commits)))
+    os.sync()
+    ref = run_kv([os.path.join(build, "bench_sqlref"), os.path.join(base, "reference.db"),
+                  str(n_msgs), str(per_msg), str(n_items), str(batch)], timeout=600)
+    info("ingest_plain: %.3f s = %.0f points/s, %d commits (avg %d points = %.1f msgs), CPU "
+         "platform %.2f s, mosquitto %.2f s; reference %.3f s = %.0f points/s (%.3f s in COMMIT, "
+         "%.3f s CPU); platform VmHWM %.1f MiB"
+         % (secs, points / secs, d_commits, batch, batch / per_msg, cpu[0], cpu[1],
+            float(ref["seconds"]), float(ref["points_per_s"]), float(ref["commit_seconds"]),
+            float(ref["cpu_seconds"]), hwm))
+    shutil.rmtree(base, ignore_errors=True)
+    return points / secs, float(ref["points_per_s"]), hwm, batch
+
+
+def bench_ingest(build, tmp, res):
+    n_msgs = env_int("BENCH_MSGS", 1000)
+    per_msg = env_int("BENCH_POINTS_PER_MSG", 1000)
+    n_items = env_int("BENCH_ITEMS", 10)
+    window = env_int("BENCH_WINDOW", 16)
+    rounds = env_int("BENCH_INGEST_ROUNDS", 5)
+    info("ingest_plain: %d rounds of %d msgs x %d points (%d items), window %d"
+         % (rounds, n_msgs, per_msg, n_items, window))
+    runs = [ingest_round(build, os.path.join(tmp, "ingest%d" % k), n_msgs, per_msg, n_items, window)
+            for k in range(rounds)]
+    ours = statistics.median(r[0] for r in runs)
+    ref = statistics.median(r[1] for r in runs)
+    hwm = max(r[2] for r in runs)
+    info("ingest_plain: median %.0f points/s, reference (plain batched SQLite insert) median "
+         "%.0f points/s; peak platform VmHWM %.1f MiB" % (ours, ref, hwm))
+    res["ingest_plain"] = (ours, ref)
+    res["rss_platform"] = hwm
+    res["ingest_ref_rate"] = ref
+
+
+# ---------------------------------------------------------------- query_range
+
+def bench_query(build, tmp, res):
+    rounds = env_int("BENCH_QUERY_ROUNDS", 5)
+    n_items = 100
+    base = os.path.join(tmp, "query")
+    st = Stack(build, base, "bench", ["bench-gw"])
+    run_kv([os.path.join(build, "bench_query"), "populate", st.db, "bench", "bench-gw",
+            str(n_items)], timeout=300)
+    sql = ("SELECT strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', p.t / 1000, 'unixepoch') AS t, p.v AS v"
+           " FROM utilities u JOIN items i ON i.utility_key = u.utility_key"
+           " JOIN points p ON p.item_key = i.item_key"
+           " WHERE u.id = 'bench' AND p.t >= %d AND p.t < %d ORDER BY i.id, p.t"
+           % (DAY_FROM_MS, DAY_TO_MS))
+    expected = n_items * 1440
+    ours, ref = [], []
+    try:
+        st.start_broker()
+        st.start_platform()
+        # Reference warm-up, checked: the same rows, in the same form.
+        r = subprocess.run([SQLITE3, "-json", st.db, sql], capture_output=True, timeout=120)
+        if r.returncode != 0:
+            raise BenchError("sqlite3: " + r.stderr.decode(errors="replace"))
+        rows = json.loads(r.stdout)
+        if len(rows) != expected or rows[0] != {"t": DAY_FROM, "v": 0}:
+            raise BenchError("sqlite3 reference query: %d rows, first %r" % (len(rows), rows[:1]))
+        base_url = "http://127.0.0.1:%d" % st.http_port
+        for _ in range(rounds):
+            # Pass 0 checks every answer (and opens the connection and the
+            # worker stores); pass 1 is the timed one, on the kept-alive connection.
+            out = subprocess.run([os.path.join(build, "bench_query"), "fetch", base_url, st.token,
+                                  "bench", str(n_items), DAY_FROM, DAY_TO, "2"],
+                                 capture_output=True, text=True, timeout=300)
+            if out.returncode != 0:
+                raise BenchError("bench_query fetch failed:\n" + out.stderr[-2000:])
+            passes = [dict(kv.split("=", 1) for kv in line.split()) for line in out.stdout.splitlines()]
+            if int(passes[0]["points"]) != expected:
+                raise BenchError("AP interface returned %s points, expected %d" % (passes[0]["points"], expected))
+            if int(passes[1]["connects"]) != 0:
+                raise BenchError("the AP interface did not keep the connection alive")
+            ours.append(float(passes[1]["seconds"]))
+            t0 = time.perf_counter()
+            r = subprocess.run([SQLITE3, "-json", st.db, sql], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=120)
+            ref.append(time.perf_counter() - t0)
+            if r.returncode != 0:
+                raise BenchError("sqlite3: " + r.stderr.decode(errors="replace"))
+        bytes_json = int(passes[1]["bytes"])
+        st.check_alive()
+    finally:
+        st.stop()
+    o, f = statistics.median(ours), statistics.median(ref)
+    info("query_range: %d items x 1440 points, %d requests on one keep-alive connection, "
+         "%.1f MB of JSON; median of %d rounds: %.3f s (all: %s)"
+         % (n_items, n_items, bytes_json / 1e6, rounds, o, " ".join("%.3f" % x for x in ours)))
+    info("query_range reference: sqlite3 -json, one SELECT of the same rows: median %.3f s (all: %s)"
+         % (f, " ".join("%.3f" % x for x in ref)))
+    res["query_range"] = (expected / o, expected / f)
+
+
+# ------------------------------------------------------------- gateway_ingest
+
+def make_csv(path, file_no, rows):
+    """A CP932 haisuichi file (etc/mapping-demo.conf) of `rows` 1-minute rows,
+    CRLF like the sample; file_no shifts the times so no two files overlap."""
+    lines = [HAISUICHI_HEADER]
+    t0 = 1795100400 + file_no * rows * 60  # 2026-11-19T15:00Z = 2026/11/20 0:00 JST
+    for r in range(rows):
+        lt = time.gmtime(t0 + r * 60 + 9 * 3600)  # JST wall clock
+        k = file_no * rows + r
+        lines.append("%d/%02d/%02d %d:%02d,%.2f,%.1f,%.1f,%.2f,%.3f" % (
+            lt.tm_year, lt.tm_mon, lt.tm_mday, lt.tm_hour, lt.tm_min,
+            3.5 + (k % 200) / 100.0, 400 + (k * 7 % 500) / 10.0, 230 + (k * 11 % 400) / 10.0,
+            0.3 + (k % 30) / 100.0, 0.04 + (k % 40) / 1000.0))
+    with open(path, "wb") as f:
+        f.write(("\r\n".join(lines) + "\r\n").encode("cp932"))
+
+
+def gateway_round(build, base, n_files, rows):
+    """One gateway_ingest measurement on a fresh stack.
+    Returns (points/s, gateway VmHWM MiB)."""
+    expected = n_files * rows * 5
+    staging = os.path.join(base, "staging")
+    os.makedirs(staging)
+    for i in range(n_files):
+        make_csv(os.path.join(staging, "haisuichi_%03d.csv" % i), i, rows)
+    st = Stack(build, base, "bench", ["bench-gw1"])
+    try:
+        st.start_broker()
+        st.start_platform()
+        st.start_gateway("bench-gw1")
+        queue_db = os.path.join(base, "gateway", "queue.db")
+        os.sync()
+        m0 = st.metrics()
+        names = ("gateway", "platform", "mosquitto")
+        c0 = [cpu_seconds(st.pid(n)) for n in names]
+        t0 = time.perf_counter()
+        for name in sorted(os.listdir(staging)):
+            os.rename(os.path.join(staging, name), os.path.join(st.spool, name))
+        # Done when the platform has committed every point (its acks go out
+        # right after the commit) and the gateway has recorded every ack.
+        deadline = time.time() + 240
+        while True:
+            stored = st.metrics()["points_stored_total"] - m0["points_stored_total"]
+            if stored >= expected:
+                break
+            if time.time() > deadline:
+                raise BenchError("gateway_ingest: only %d of %d points stored; gateway log:\n%s"
+                                 % (stored, expected, st.log("gateway")))
+            st.check_alive()
+            time.sleep(0.02)
+        q = sqlite3.connect(queue_db, timeout=10)
+        while True:
+            unacked, files = q.execute("SELECT (SELECT count(*) FROM messages WHERE acked IS NULL),"
+                                       " (SELECT count(*) FROM files)").fetchone()
+            if unacked == 0 and files == n_files:
+                break
+            if time.time() > deadline:
+                raise BenchError("gateway_ingest: %d messages never acked" % unacked)
+            time.sleep(0.01)
+        secs = time.perf_counter() - t0
+        cpu = [cpu_seconds(st.pid(n)) - c for n, c in zip(names, c0)]
+        n_msgs = q.execute("SELECT count(*) FROM messages").fetchone()[0]
+        q.close()
+        hwm = vmhwm_mib(st.pid("gateway"))
+        plat_hwm = vmhwm_mib(st.pid("platform"))
+        m1 = st.metrics()
+        st.check_alive()
+    finally:
+        st.stop()
+    if stored != expected:
+        raise BenchError("gateway_ingest: platform stored %d points, expected %d" % (stored, expected))
+    info("gateway_ingest: %.3f s = %.0f points/s, %d messages, %d platform commits; CPU gateway "
+         "%.2f s, platform %.2f s, mosquitto %.2f s; VmHWM gateway %.1f MiB, platform %.1f MiB"
+         % (secs, expected / secs, n_msgs, m1["db_commits_total"] - m0["db_commits_total"],
+            cpu[0], cpu[1], cpu[2], hwm, plat_hwm))
+    shutil.rmtree(base, ignore_errors=True)
+    return expected / secs, hwm
+
+
+def bench_gateway(build, tmp, res):
+    n_files = env_int("BENCH_GW_FILES", 20)
+    rows = env_int("BENCH_GW_ROWS", 5000)
+    rounds = env_int("BENCH_GW_ROUNDS", 5)
+    info("gateway_ingest: %d rounds of %d CP932 files x %d rows x 5 values = %d points"
+         % (rounds, n_files, rows, n_files * rows * 5))
+    runs = [gateway_round(build, os.path.join(tmp, "gateway%d" % k), n_files, rows)
+            for k in range(rounds)]
+    res["gateway_ingest"] = statistics.median(r[0] for r in runs)
+    res["rss_gateway"] = max(r[1] for r in runs)
+    info("gateway_ingest: median %.0f points/s; peak gateway VmHWM %.1f MiB"
+         % (res["gateway_ingest"], res["rss_gateway"]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--tmp", required=True)
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway").split(",")))
+    res = {}
+    t_start = time.time()
+    print("suido bench: build %s, %s" % (build, time.strftime("%Y-%m-%d %H:%M:%S %Z")), flush=True)
+    try:
+        if "ingest" in only:
+            bench_ingest(build, a.tmp, res)
+        if "query" in only:
+            bench_query(build, a.tmp, res)
+        if "gateway" in only:
+            bench_gateway(build, a.tmp, res)
+    except (BenchError, subprocess.TimeoutExpired) as e:
+        print("bench: FAILED: %s" % e, file=sys.stderr, flush=True)
+        return 1
+    except (KeyError, ValueError, IndexError, OSError) as e:
+        # e.g. a helper from an older build printing other keys: rebuild.
+        traceback.print_exc()
+        print("bench: FAILED: %r (is %s up to date?)" % (e, build), file=sys.stderr, flush=True)
+        return 1
+    info("total %.0f s" % (time.time() - t_start))
+    lines = []
+    if "ingest_plain" in res:
+        ours, ref = res["ingest_plain"]
+        lines.append("bench ingest_plain: %.0f points/s ratio=%.2f" % (ours, ours / ref))
+    if "query_range" in res:
+        ours, ref = res["query_range"]
+        lines.append("bench query_range: %.0f points/s ratio=%.2f" % (ours, ours / ref))
+    if "rss_platform" in res:
+        v = res["rss_platform"]
+        lines.append("bench rss_platform: %.1f MiB ratio=%.2f" % (v, PLATFORM_RSS_BUDGET_MIB / v))
+    if "rss_gateway" in res:
+        v = res["rss_gateway"]
+        lines.append("bench rss_gateway: %.1f MiB ratio=%.2f" % (v, GATEWAY_RSS_BUDGET_MIB / v))
+    if "gateway_ingest" in res and "ingest_ref_rate" in res:
+        v = res["gateway_ingest"]
+        lines.append("bench gateway_ingest: %.0f points/s ratio=%.2f" % (v, v / res["ingest_ref_rate"]))
+    print("\n".join(lines), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+/*
+ * bench_query: the two C sides of the query_range benchmark.
+ *
+ *   bench_query populate DB UTILITY GATEWAY N_ITEMS
+ *     Creates a platform database with the store API (store_open_sqlite, so
+ *     the real schema): the utility, the gateway, N_ITEMS items "q.itemNNN"
+ *     and three days of 1-minute values each (the measured day
+ *     2026-11-19T15:00Z .. 2026-11-20T15:00Z, plus the day before and after,
+ *     so the range read has to select, not just dump the table).
+ *
+ *   bench_query fetch BASE_URL TOKEN UTILITY N_ITEMS FROM TO REPS
+ *     With libcurl, one easy handle (one keep-alive connection), GETs
+ *     BASE_URL/ap/v1/utilities/UTILITY/items/q.itemNNN/values?from=FROM&to=TO
+ *     for every item, REPS times over. The first pass checks every answer
+ *     (HTTP 200, one page, 1440 points); each pass prints one line
+ *     "pass=K seconds=S points=P bytes=B connects=C" (C: new TCP connections
+ *     curl had to open, 0 when the previous pass's connection was kept).
+ *
+ * libcurl is loaded with dlopen: the benchmark helpers are linked by the
+ * project's CMakeLists.txt with the platform and gateway modules only.
+ */
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_gen.h"
+#include "suido/error.h"
+#include "suido/store.h"
+
+#define POINTS_PER_DAY 1440
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bench_query: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(70);
+}
+
+static size_t parse_size(const char *s, const char *what)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v == 0)
+		die("%s: expected a positive integer, got \"%s\"", what, s);
+	return (size_t)v;
+}
+
+static int populate(const char *path, const char *utility, const char *gateway, size_t n_items)
+{
+	struct store *st = NULL;
+	char err[512];
+	int rc;
+
+	if (store_open_sqlite(path, &st, err, sizeof err) != SUIDO_OK)
+		die("%s: %s", path, err);
+	rc = store_begin(st);
+	if (rc == SUIDO_OK)
+		rc = store_put_utility(st, utility, "ベンチ市水道局");
+	if (rc == SUIDO_OK)
+		rc = store_put_gateway(st, utility, gateway);
+	for (size_t i = 0; rc == SUIDO_OK && i < n_items; i++) {
+		char id[32], name[64];
+		int64_t key = 0;
+		snprintf(id, sizeof id, "q.item%03zu", i);
+		snprintf(name, sizeof name, "配水量%03zu(m3/h)", i);
+		struct store_item it = {id, name, "m3/h", "ベンチ配水池"};
+		rc = store_put_item(st, utility, &it, &key);
+		for (int64_t k = -POINTS_PER_DAY; rc == SUIDO_OK && k < 2 * POINTS_PER_DAY; k++) {
+			double v = (double)((k * 37 + (int64_t)i * 101 + 100000) % 10000) / 1000.0;
+			rc = store_put_point(st, key, BENCH_BASE_MS + k * BENCH_STEP_MS, v);
+		}
+	}
+	if (rc == SUIDO_OK)
+		rc = store_commit(st);
+	if (rc != SUIDO_OK)
+		die("populate: %s", suido_strerror(rc));
+	store_close(st);
+	printf("items=%zu\npoints=%zu\n", n_items, n_items * 3 * POINTS_PER_DAY);
+	return 0;
+}
+
+/* libcurl, resolved at run time. */
+struct curl_api {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+};
+
+static void load_curl(struct curl_api *c)
+{
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		h = dlopen("libcurl.so", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		die("cannot load libcurl: %s", dlerror());
+#define SYM(field, name)                                                                   \
+	do {                                                                               \
+		c->field = (__typeof__(c->field))dlsym(h, name);                           \
+		if (!c->field)                                                             \
+			die("libcurl has no %s", name);                              \
+	} while (0)
+	SYM(global_init, "curl_global_init");
+	SYM(easy_init, "curl_easy_init");
+	SYM(easy_setopt, "curl_easy_setopt");
+	SYM(easy_perform, "curl_easy_perform");
+	SYM(easy_getinfo, "curl_easy_getinfo");
+	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(easy_strerror, "curl_easy_strerror");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+#undef SYM
+}
+
+struct body {
+	char *data;
+	size_t len, cap;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	struct body *b = ctx;
+	size_t add = size * n;
+
+	if (b->len + add + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1 << 16;
+		while (cap < b->len + add + 1)
+			cap *= 2;
+		char *d = realloc(b->data, cap);
+		if (!d)
+			return 0;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, add);
+	b->len += add;
+	b->data[b->len] = '\0';
+	return add;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0, nl = strlen(needle);
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + nl, needle))
+		n++;
+	return n;
+}
+
+static int fetch(const char *base, const char *token, const char *utility, size_t n_items,
+		 const char *from, const char *to, size_t reps)
+{
+	struct curl_api c;
+	struct curl_slist *hdr = NULL;
+	struct body b = {0};
+	char auth[512];
+	CURL *h;
+
+	load_curl(&c);
+	if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(h = c.easy_init()))
+		die("curl init failed");
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+	hdr = c.slist_append(hdr, auth);
+	c.easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	c.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	c.easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	c.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	c.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	for (size_t pass = 0; pass < reps; pass++) {
+		size_t bytes = 0, points = 0, connects = 0;
+		double t0 = bench_now();
+		for (size_t i = 0; i < n_items; i++) {
+			char url[1024];
+			long code = 0, nconn = 0;
+			CURLcode rc;
+			snprintf(url, sizeof url, "%s/ap/v1/utilities/%s/items/q.item%03zu/values?from=%s&to=%s",
+				 base, utility, i, from, to);
+			b.len = 0;
+			c.easy_setopt(h, CURLOPT_URL, url);
+			rc = c.easy_perform(h);
+			if (rc != CURLE_OK)
+				die("%s: %s", url, c.easy_strerror(rc));
+			c.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+			c.easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+			connects += (size_t)nconn;
+			if (code != 200 || b.len < 13 ||
+			    memcmp(b.data + b.len - 13, ",\"next\":null}", 13) != 0) {
+				fprintf(stderr, "bench_query: %s: HTTP %ld: %.300s\n", url, code,
+					b.data ? b.data : "");
+				exit(70);
+			}
+			if (pass == 0) {
+				size_t n = count(b.data, "{\"t\":");
+				if (n != POINTS_PER_DAY)
+					die("%s: expected %d points, got %zu", url, POINTS_PER_DAY, n);
+				points += n;
+			} else {
+				points += POINTS_PER_DAY;
+			}
+			bytes += b.len;
+		}
+		printf("pass=%zu seconds=%.6f points=%zu bytes=%zu connects=%zu\n", pass,
+		       bench_now() - t0, points, bytes, connects);
+		fflush(stdout);
+	}
+	c.easy_cleanup(h);
+	c.slist_free_all(hdr);
+	free(b.data);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && strcmp(argv[1], "populate") == 0)
+		return populate(argv[2], argv[3], argv[4], parse_size(argv[5], "N_ITEMS"));
+	if (argc == 9 && strcmp(argv[1], "fetch") == 0)
+		return fetch(argv[2], argv[3], argv[4], parse_size(argv[5], "N_ITEMS"), argv[6],
+			     argv[7], parse_size(argv[8], "REPS"));
+	fprintf(stderr, "usage: bench_query populate DB UTILITY GATEWAY N_ITEMS\n"
+			"       bench_query fetch BASE_URL TOKEN UTILITY N_ITEMS FROM TO REPS\n");
+	return 64;
+}
