@@ -98,6 +98,51 @@ static void test_decode_errors(void **state)
 	expect_invalid(HEAD "\"items\":[],\"points\":[],\"points\":[]}", "duplicate");
 }
 
+/* Rules of the streaming decoder that the fuzz oracle also holds it to. */
+static void test_decoder_rules(void **state)
+{
+	struct profile_msg *m = NULL;
+	char err[256];
+	/* members in any order, escapes, surrogate pairs, unknown nested members */
+	const char *ok = "{\"points\":[[1,\"2026-11-19T15:00:00+0900\",-1.5e-3]],\"items\":[{\"id\":"
+			 "\"a\",\"name\":\"x\\\"y\\u914d\",\"more\":{\"k\":[true,null,{}]}},{\"id\":"
+			 "\"b\\ud83d\\ude00\",\"name\":\"n\"}],\"gateway\":\"g\",\"utility\":\"u\","
+			 "\"id\":\"g:1:1\",\"profile\":\"suido.data/1\"}";
+	assert_int_equal(profile_decode(ok, strlen(ok), NULL, &m, err, sizeof err), SUIDO_OK);
+	assert_string_equal(m->items[0].name, "x\"y\xe9\x85\x8d");
+	assert_string_equal(m->items[1].id, "b\xf0\x9f\x98\x80");
+	assert_int_equal(m->points[0].item, 1);
+	assert_true(m->points[0].v == -1.5e-3);
+	assert_true(m->points[0].t_ms == 1795068000000LL); /* 2026-11-19T06:00:00Z */
+	profile_msg_free(m);
+
+	expect_invalid(HEAD "\"items\":[],\"points\":[],\"x\":{\"a\":1,\"a\":2}}", "duplicate");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0,"
+			    "\"2026-11-19T15:00:00Z\",99999999999999999999]]}",
+		       "too big integer");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0,"
+			    "\"2026-11-19T15:00:00Z\",1e999]]}",
+		       "overflow");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\\u0000\",\"name\":\"n\"}],\"points\":[]}",
+		       "\\u0000");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"\\ud800\",\"name\":\"n\"}],\"points\":[]}",
+		       "surrogate");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"\xc0\xaf\",\"name\":\"n\"}],\"points\":[]}",
+		       "UTF-8");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0.0,"
+			    "\"2026-11-19T15:00:00Z\",1]]}",
+		       "not an index");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0,"
+			    "\"2026-11-19T15:00:00Z\",1,2]]}",
+		       "not an array of 3");
+	expect_invalid(HEAD "\"items\":[],\"points\":[]} x", "end of file expected");
+	expect_invalid(HEAD "\"items\":[],\"points\":[],\"x\":01}", "not JSON");
+	/* a raw NUL is never JSON, even where jansson 2.14 would let it pass */
+	const char nul[] = HEAD "\"items\":[],\"points\":[],\"x\":1\0}";
+	assert_int_equal(profile_decode(nul, sizeof nul - 1, NULL, &m, err, sizeof err),
+			 SUIDO_ERR_INVALID);
+}
+
 static void test_limits(void **state)
 {
 	struct profile_limits lim = {0, 0, 1};
@@ -151,7 +196,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_valid), cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_decode_errors), cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_decode_errors), cmocka_unit_test(test_decoder_rules),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_ack), cmocka_unit_test(test_msg_id),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
