@@ -21,6 +21,9 @@ const char *suido_strerror(int e)
 	case SUIDO_ERR_PERM: return "permission denied";
 	case SUIDO_ERR_CONFIG: return "configuration error";
 	case SUIDO_ERR_FULL: return "no space left";
+	case SUIDO_ERR_SIGNATURE: return "signature invalid";
+	case SUIDO_ERR_DECRYPT: return "decryption failed";
+	case SUIDO_ERR_CERT: return "certificate invalid or revoked";
 	}
 	return "unknown error";
 }

@@ -10,7 +10,20 @@ PKGS=(
   libssl-dev libcurl4-openssl-dev libcmocka-dev
   mosquitto mosquitto-clients openssl curl jq procps psmisc
   python3 python3-paho-mqtt
+  libcjose-dev libxmlsec1-dev xmlsec1 libzip-dev libxml2-dev zip unzip python3-jwcrypto
 )
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+# npm packages of the interoperability tests (an independent JOSE
+# implementation), from tests/interop/package-lock.json.
+npm_deps() {
+  [ -f "$ROOT/tests/interop/package-lock.json" ] || return 0
+  [ -d "$ROOT/tests/interop/node_modules/jose" ] && return 0
+  command -v npm >/dev/null || { echo "deps: npm is missing" >&2; exit 1; }
+  echo "deps: installing npm packages of tests/interop" >&2
+  (cd "$ROOT/tests/interop" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -18,7 +31,7 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then npm_deps; exit 0; fi
 
 echo "deps: installing ${missing[*]}" >&2
 SUDO=""
@@ -31,3 +44,4 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
 fi
+npm_deps

@@ -20,6 +20,9 @@ enum suido_err {
 	SUIDO_ERR_PERM,     /* not allowed (tenant isolation, auth) */
 	SUIDO_ERR_CONFIG,   /* configuration error */
 	SUIDO_ERR_FULL,     /* disk full or quota reached: retry later */
+	SUIDO_ERR_SIGNATURE, /* a signature is missing or does not verify */
+	SUIDO_ERR_DECRYPT,  /* decryption failed: wrong key or tampered ciphertext */
+	SUIDO_ERR_CERT,     /* certificate untrusted, expired, revoked or of the wrong use */
 };
 
 /* Returns a static English description of e; never NULL. */
