@@ -1,9 +1,7 @@
 /*
- * suido: the command for operators and vendors. Each command is one function;
- * later issues add sealing, certificates, tenants and audit commands here.
- *
- *   suido token new [--utility ID]   mint an AP interface bearer token
- *   suido version | help
+ * suido: the command for operators and vendors. This file only dispatches;
+ * each command group lives in its own cmd_*.c (tenants and audit come with
+ * later issues).
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_ca.h"
+#include "cmd_mask.h"
+#include "cmd_seal.h"
 #include "suido/profile.h"
 
 #define SUIDO_VERSION "0.1.0"
@@ -19,12 +20,18 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: suido COMMAND [ARGS]\n"
 		   "commands:\n"
+		   "  seal | open | sign | verify | encrypt | decrypt --format json|xml|file ...\n"
+		   "                            data profile security of seed 003 (--help for each)\n"
+		   "  mask | unmask --key FILE  mask values with a utility's key, or unmask them\n"
+		   "  mask-key new --out FILE   make a utility masking key\n"
+		   "  ca init | issue | revoke | crl ...  the platform's certificate authority\n"
 		   "  token new [--utility ID]  mint a bearer token for the AP interface; prints\n"
 		   "                            the token (give it to the utility's application)\n"
 		   "                            and the platform.conf line holding its SHA-256\n"
 		   "  version                   print the version\n"
 		   "  help                      this text\n"
-		   "exit status: 0 success, 64 usage error, 70 internal error\n");
+		   "exit status: 0 ok, 64 usage, 65 bad input, 66 signature invalid, 67 decryption\n"
+		   "failed, 69 certificate invalid or revoked, 70 internal error, 74 I/O error\n");
 }
 
 static void hex(const unsigned char *b, size_t n, char *out)
@@ -84,6 +91,16 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "token") == 0 && argc >= 3 && strcmp(argv[2], "new") == 0)
 		return token_new(argc - 3, argv + 3);
+	static const char *const seal_cmds[] = {"seal", "open", "sign", "verify", "encrypt",
+						"decrypt"};
+	for (size_t i = 0; i < sizeof seal_cmds / sizeof *seal_cmds; i++)
+		if (strcmp(argv[1], seal_cmds[i]) == 0)
+			return cmd_seal(argc - 1, argv + 1);
+	if (strcmp(argv[1], "mask") == 0 || strcmp(argv[1], "unmask") == 0 ||
+	    strcmp(argv[1], "mask-key") == 0)
+		return cmd_mask(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ca") == 0)
+		return cmd_ca(argc - 1, argv + 1);
 	fprintf(stderr, "suido: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return 64;
