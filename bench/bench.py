@@ -19,7 +19,8 @@ Environment (all optional; the defaults are what docs/benchmarks.md reports):
   BENCH_GW_FILES       gateway_ingest CSV files (20)
   BENCH_GW_ROWS        rows per file (5000; 5 values a row)
   BENCH_GW_ROUNDS      gateway_ingest rounds, median reported (5)
-  BENCH_ONLY           comma list of ingest,query,gateway to run a subset
+  BENCH_OPEN_ROUNDS    open_json rounds, each one openssl speed run and one of ours (3)
+  BENCH_ONLY           comma list of ingest,query,gateway,open to run a subset
   BENCH_BROKER_NODELAY=0   leave "set_tcp_nodelay true" out of the broker's
                        config (make run and the tests ship it on)
   BENCH_CLIENT_NODELAY=0   no TCP_NODELAY on bench_ingest's connection (the
@@ -34,6 +35,7 @@ import ctypes
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -393,6 +395,31 @@ def bench_query(build, tmp, res):
     res["query_range"] = (expected / o, expected / f)
 
 
+# ------------------------------------------------------------------ open_json
+
+def bench_open_json(build, res):
+    """jose_open (decrypt + verify) of a sealed 100-record JSON profile per
+    second on one core, against `openssl speed rsa2048` private-key operations
+    per second, interleaved round by round so both see the same machine."""
+    rounds = env_int("BENCH_OPEN_ROUNDS", 3)
+    ours, ref = [], []
+    for _ in range(rounds):
+        r = subprocess.run(["openssl", "speed", "-seconds", "3", "rsa2048"],
+                           capture_output=True, text=True, timeout=120)
+        m = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)", r.stdout, re.M)
+        if r.returncode != 0 or not m:
+            raise BenchError("openssl speed rsa2048 gave no figure:\n" + r.stdout[-1000:] + r.stderr[-1000:])
+        ref.append(float(m.group(1)))
+        kv = run_kv([os.path.join(build, "bench_jose"), "3"], timeout=120)
+        ours.append(float(kv["per_s"]))
+    o, f = statistics.median(ours), statistics.median(ref)
+    info("open_json: jose_open of a %s-byte JWE (100 records) on one core: median %.0f/s (all: %s)"
+         % (kv["token_bytes"], o, " ".join("%.0f" % x for x in ours)))
+    info("open_json reference: openssl speed rsa2048 sign/s: median %.0f (all: %s)"
+         % (f, " ".join("%.0f" % x for x in ref)))
+    res["open_json"] = (o, f)
+
+
 # ------------------------------------------------------------- gateway_ingest
 
 def make_csv(path, file_no, rows):
@@ -494,7 +521,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway,open").split(",")))
     res = {}
     t_start = time.time()
     print("suido bench: build %s, %s" % (build, time.strftime("%Y-%m-%d %H:%M:%S %Z")), flush=True)
@@ -505,6 +532,8 @@ def main():
             bench_query(build, a.tmp, res)
         if "gateway" in only:
             bench_gateway(build, a.tmp, res)
+        if "open" in only:
+            bench_open_json(build, res)
     except (BenchError, subprocess.TimeoutExpired) as e:
         print("bench: FAILED: %s" % e, file=sys.stderr, flush=True)
         return 1
@@ -530,6 +559,9 @@ def main():
     if "gateway_ingest" in res and "ingest_ref_rate" in res:
         v = res["gateway_ingest"]
         lines.append("bench gateway_ingest: %.0f points/s ratio=%.2f" % (v, v / res["ingest_ref_rate"]))
+    if "open_json" in res:
+        ours, ref = res["open_json"]
+        lines.append("bench open_json: %.0f opens/s ratio=%.2f" % (ours, ours / ref))
     print("\n".join(lines), flush=True)
     return 0
 
