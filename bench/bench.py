@@ -177,7 +177,10 @@ log_dest file {self.dir}/log/mosquitto.file.log
 
     def start_platform(self):
         sha = hashlib.sha256(self.token.encode()).hexdigest()
-        gws = "".join("[gateway %s]\nutility = %s\n" % (g, self.utility) for g in self.gateways)
+        # ingest_plain and gateway_ingest measure the plaintext path (issue 2's
+        # figures): the gateways are configured "format = plain" on both sides.
+        gws = "".join("[gateway %s]\nutility = %s\nformat = plain\n" % (g, self.utility)
+                      for g in self.gateways)
         conf = self._write("platform.conf", f"""[platform]
 database = {self.db}
 timezone = Asia/Tokyo
@@ -212,6 +215,8 @@ timezone = Asia/Tokyo
 state_dir = {self.dir}/gateway
 spool_dir = {self.spool}
 mapping = {ROOT}/etc/mapping-demo.conf
+[security]
+format = plain
 [mqtt]
 host = 127.0.0.1
 port = {self.mqtt_port}

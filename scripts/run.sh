@@ -22,7 +22,7 @@ SAMPLES=${SUIDO_SAMPLES:-$ROOT/../shared/samples/csv}
 UTILITY=demo
 GATEWAY=demo-gw1
 
-for b in suido-platform suido-gateway; do
+for b in suido suido-platform suido-gateway; do
   [ -x "$BUILD/$b" ] || { echo "run: $BUILD/$b is missing: run 'make build' first" >&2; exit 1; }
 done
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
@@ -42,6 +42,18 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'cleanup; exit 0' INT TERM
+
+# Fresh keys from the platform's own CA, never checked-in files: the root, the
+# platform's data-protection certificate (the gateway seals to it) and the
+# gateway's (the platform verifies its signatures with it), and a CRL.
+mkdir -p "$VAR/pki"
+chmod 700 "$VAR/pki"
+"$BUILD/suido" ca init --dir "$VAR/ca" --cn "suido demo root CA" >/dev/null
+"$BUILD/suido" ca issue --dir "$VAR/ca" --profile platform --use data-protection \
+  --cn "suido demo platform" --out "$VAR/pki/platform-dp" >/dev/null
+"$BUILD/suido" ca issue --dir "$VAR/ca" --profile gateway --use data-protection \
+  --cn "$GATEWAY" --out "$VAR/pki/$GATEWAY" >/dev/null
+"$BUILD/suido" ca crl --dir "$VAR/ca" --out "$VAR/pki/crl.pem" >/dev/null
 
 # A fresh bearer token for the demo utility: the platform keeps only its hash.
 TOKEN=$(openssl rand -hex 32)
@@ -74,12 +86,19 @@ port = $HTTP_PORT
 host = 127.0.0.1
 port = $MQTT_PORT
 
+[security]
+key = $VAR/pki/platform-dp.key
+ca = $VAR/ca/ca.crt
+crl = $VAR/pki/crl.pem
+
 [utility $UTILITY]
 name = デモ市水道局
 api_token_sha256 = $TOKEN_SHA
 
 [gateway $GATEWAY]
 utility = $UTILITY
+format = json
+certificate = $VAR/pki/$GATEWAY.crt
 CONF
 
 cat > "$VAR/run/gateway.conf" <<CONF
@@ -98,6 +117,12 @@ interval_ms = 500
 [mqtt]
 host = 127.0.0.1
 port = $MQTT_PORT
+
+[security]
+format = json
+key = $VAR/pki/$GATEWAY.key
+platform_certificate = $VAR/pki/platform-dp.crt
+ca = $VAR/ca/ca.crt
 CONF
 
 "$MOSQUITTO" -c "$VAR/run/mosquitto.conf" >>"$VAR/log/mosquitto.log" 2>&1 &

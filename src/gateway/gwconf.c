@@ -20,6 +20,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 						"window", "retention_days", NULL};
 	static const char *const mqtt_keys[] = {"host", "port", "keepalive", "topic_prefix",
 						NULL};
+	static const char *const sec_keys[] = {"format", "key", "platform_certificate", "ca",
+					       NULL};
 	struct conf *c = NULL, *mc = NULL;
 	struct gw_config *g = NULL;
 	const struct conf_section *s;
@@ -38,7 +40,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	rc = SUIDO_ERR_CONFIG;
 	for (size_t i = 0; i < conf_section_count(c); i++) {
 		const struct conf_section *x = conf_section_at(c, i);
-		if (strcmp(x->kind, "gateway") && strcmp(x->kind, "send") && strcmp(x->kind, "mqtt")) {
+		if (strcmp(x->kind, "gateway") && strcmp(x->kind, "send") && strcmp(x->kind, "mqtt") &&
+		    strcmp(x->kind, "security")) {
 			conf_error(c, x, NULL, err, errlen, "unknown section");
 			goto fail;
 		}
@@ -136,6 +139,40 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		g->mqtt_host = strdup("127.0.0.1");
 		g->topic_prefix = strdup("suido/v1");
 	}
+	g->format = GW_FORMAT_JSON;
+	if ((s = conf_first(c, "security"))) {
+		if (conf_check_keys(c, s, sec_keys, err, errlen))
+			goto fail;
+		if (conf_get_str(c, s, "format", 0, "json", &v, err, errlen))
+			goto fail;
+		if (strcmp(v, "json") == 0) {
+			g->format = GW_FORMAT_JSON;
+		} else if (strcmp(v, "plain") == 0) {
+			g->format = GW_FORMAT_PLAIN;
+		} else {
+			conf_error(c, s, conf_find(s, "format"), err, errlen,
+				   "expected json or plain, got \"%s\"", v);
+			goto fail;
+		}
+		if (conf_get_str(c, s, "key", g->format == GW_FORMAT_JSON, "", &v, err, errlen))
+			goto fail;
+		if (*v && !(g->key_path = conf_resolve_path(c, v)))
+			goto nomem;
+		if (conf_get_str(c, s, "platform_certificate", g->format == GW_FORMAT_JSON, "", &v,
+				 err, errlen))
+			goto fail;
+		if (*v && !(g->platform_cert_path = conf_resolve_path(c, v)))
+			goto nomem;
+		if (conf_get_str(c, s, "ca", 0, "", &v, err, errlen))
+			goto fail;
+		if (*v && !(g->ca_path = conf_resolve_path(c, v)))
+			goto nomem;
+	} else {
+		/* json is the default, and it needs the keys */
+		snprintf(err, errlen, "%s: missing [security] section (key and "
+				      "platform_certificate, or format = plain)", path);
+		goto fail;
+	}
 	if (!g->id || !g->utility || !g->timezone || !g->state_dir || !g->spool_dir ||
 	    !g->mapping_path || !g->log_level || !g->mqtt_host || !g->topic_prefix) {
 		snprintf(err, errlen, "%s: out of memory or path too long", path);
@@ -149,6 +186,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	conf_free(c);
 	*out = g;
 	return SUIDO_OK;
+nomem:
+	snprintf(err, errlen, "%s: out of memory or path too long", path);
 fail:
 	conf_free(mc);
 	conf_free(c);
@@ -170,5 +209,8 @@ void gw_config_free(struct gw_config *g)
 	free(g->mqtt_host);
 	free(g->topic_prefix);
 	mapping_free(g->mapping);
+	free(g->key_path);
+	free(g->platform_cert_path);
+	free(g->ca_path);
 	free(g);
 }

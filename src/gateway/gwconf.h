@@ -12,6 +12,10 @@
 #include "suido/mapping.h"
 #include "suido/textenc.h"
 
+/* How data messages travel (docs/protocol.md): sealed (JWE of a JWS, the
+ * default) or plaintext JSON (tests and the plaintext benchmark only). */
+enum gw_format { GW_FORMAT_JSON = 0, GW_FORMAT_PLAIN };
+
 struct gw_config {
 	char *id;           /* gateway id */
 	char *utility;
@@ -32,6 +36,11 @@ struct gw_config {
 	int mqtt_keepalive;
 	char *topic_prefix;
 	struct mapping *mapping; /* loaded from mapping_path */
+	/* [security]: the key files are only named here; gwseal loads them */
+	enum gw_format format;
+	char *key_path;           /* gateway's private key, PEM (json: required) */
+	char *platform_cert_path; /* platform's data-protection certificate (json: required) */
+	char *ca_path;            /* root CA certificate to check it against, or NULL */
 };
 
 /*

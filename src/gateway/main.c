@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "gwconf.h"
+#include "gwseal.h"
 #include "intake.h"
 #include "link.h"
 #include "queue.h"
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
 	struct queue *q = NULL;
 	struct link *lk = NULL;
 	struct sender *snd = NULL;
+	struct gwseal *seal = NULL;
 	struct spool *sp = NULL;
 	struct ack_relay relay = {NULL};
 	char err[1024], done[PATH_MAX], rejected[PATH_MAX], receipts[PATH_MAX];
@@ -154,11 +156,24 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_set_level(lvl);
+	/* The keys are checked by --check-config too: a wrong file fails early. */
+	if ((rc = gwseal_load(g, &seal, err, sizeof err)) != SUIDO_OK) {
+		fprintf(stderr, "suido-gateway: %s: %s\n", config, err);
+		gw_config_free(g);
+		return EXIT_CONFIG;
+	}
 	if (check_only) {
 		printf("%s: OK (%zu layouts)\n", config, mapping_layout_count(g->mapping));
+		gwseal_free(seal);
 		gw_config_free(g);
 		return 0;
 	}
+	if (seal)
+		log_info("gateway", "data messages are sealed (JSON: JWS RS256 in JWE RSA-OAEP) "
+				    "for \"%s\", kid %s", gwseal_recipient(seal), g->id);
+	else
+		log_warn("gateway", "[security] format = plain: data messages are sent UNSEALED "
+				    "(for tests and benchmarks only)");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -172,7 +187,7 @@ int main(int argc, char **argv)
 				 g->topic_prefix, g->utility, g->id, g->window};
 	if (link_new(&lc, relay_ack, &relay, &lk, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
-	snd = sender_new(q, lk, g->window, g->ack_timeout_ms);
+	snd = sender_new(q, lk, seal, g->window, g->ack_timeout_ms);
 	if (!snd)
 		fatal("gateway", "out of memory");
 	relay.sender = snd;
@@ -230,6 +245,7 @@ int main(int argc, char **argv)
 	spool_free(sp);
 	sender_free(snd);
 	link_free(lk);
+	gwseal_free(seal);
 	queue_close(q);
 	gw_config_free(g);
 	return status;

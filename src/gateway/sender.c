@@ -17,6 +17,7 @@ struct flight {
 struct sender {
 	struct queue *q;
 	struct link *l;
+	const struct gwseal *seal;
 	unsigned window;
 	int64_t ack_timeout_ms;
 	struct flight *fl; /* window slots, unordered */
@@ -26,8 +27,8 @@ struct sender {
 	struct sender_counts counts;
 };
 
-struct sender *sender_new(struct queue *q, struct link *l, unsigned window,
-			  int64_t ack_timeout_ms)
+struct sender *sender_new(struct queue *q, struct link *l, const struct gwseal *seal,
+			  unsigned window, int64_t ack_timeout_ms)
 {
 	struct sender *s = calloc(1, sizeof *s);
 
@@ -40,6 +41,7 @@ struct sender *sender_new(struct queue *q, struct link *l, unsigned window,
 	}
 	s->q = q;
 	s->l = l;
+	s->seal = seal;
 	s->window = window;
 	s->ack_timeout_ms = ack_timeout_ms;
 	return s;
@@ -62,7 +64,23 @@ static int publish(struct sender *s, uint64_t seq, struct queue_msg *preloaded)
 		m = *preloaded;
 	else if ((rc = queue_get_message(s->q, seq, &m)) != SUIDO_OK)
 		return rc;
-	rc = link_publish_data(s->l, m.payload, m.len);
+	if (s->seal) {
+		char *token = NULL, err[256];
+		size_t toklen = 0;
+		rc = gwseal_seal(s->seal, m.payload, m.len, &token, &toklen, err, sizeof err);
+		if (rc == SUIDO_OK) {
+			rc = link_publish_data(s->l, token, toklen);
+		} else {
+			/* Not sent, but counted as in flight: it is tried again after
+			 * the ack timeout instead of in a tight loop. */
+			log_error("sender", "sealing message seq %llu failed: %s",
+				  (unsigned long long)m.seq, err);
+			rc = SUIDO_OK;
+		}
+		free(token);
+	} else {
+		rc = link_publish_data(s->l, m.payload, m.len);
+	}
 	free(m.payload);
 	return rc;
 }
@@ -124,7 +142,11 @@ void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st
 	if (st == PROFILE_ACK_REJECTED) {
 		/* The platform refused it. Keep it: dropping would lose data; it is
 		 * resent after the ack timeout, and an operator sees this line. */
-		log_error("sender", "platform rejected %s: %s", msg_id, reason);
+		if (*msg_id)
+			log_error("sender", "platform rejected %s: %s", msg_id, reason);
+		else /* refused before its id could be read: cannot be matched */
+			log_error("sender", "platform rejected a message of ours without naming "
+					    "it: %s", reason);
 		s->counts.rejected_acks++;
 		return;
 	}

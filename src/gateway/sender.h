@@ -10,14 +10,17 @@
 
 #include <stdint.h>
 
+#include "gwseal.h"
 #include "link.h"
 #include "queue.h"
 
 struct sender;
 
-/* queue and link are borrowed for the sender's life. NULL on allocation failure. */
-struct sender *sender_new(struct queue *q, struct link *l, unsigned window,
-			  int64_t ack_timeout_ms);
+/* queue, link and seal are borrowed for the sender's life. seal NULL: messages
+ * go out as the queue holds them (plaintext); otherwise each publish, first
+ * send and resend alike, is sealed anew. NULL on allocation failure. */
+struct sender *sender_new(struct queue *q, struct link *l, const struct gwseal *seal,
+			  unsigned window, int64_t ack_timeout_ms);
 void sender_free(struct sender *s);
 
 /* Publishes what is due at now_ms (monotonic). Returns SUIDO_OK or the queue's

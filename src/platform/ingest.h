@@ -1,7 +1,10 @@
 /*
  * The GW interface ingest of the platform: consumes data messages from the
  * MQTT broker with a persistent session, checks each against the registered
- * gateways, decodes the data profile, stores a batch of messages in one
+ * gateways, opens a sealed message (jose_open: decrypt with the platform's
+ * key, verify with the topic gateway's certificate, kid = gateway id) and
+ * refuses anything unsealed, tampered, signed by another gateway or under a
+ * refused certificate, decodes the data profile, stores a batch of messages in one
  * transaction (message id UNIQUE: a resend is answered "duplicate" and stored
  * once), and publishes each gateway's ack only after the commit.
  */
@@ -10,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "gwkeys.h"
 #include "metrics.h"
 #include "platconf.h"
 #include "suido/store.h"
@@ -17,12 +21,12 @@
 struct ingest;
 
 /*
- * Creates the consumer (not yet connected). cfg, st and m are borrowed for
- * its life; st is used only from the thread calling ingest_loop.
- * SUIDO_OK and *out, or SUIDO_ERR_NOMEM with detail in err.
+ * Creates the consumer (not yet connected). cfg, keys (gwkeys_load of cfg),
+ * st and m are borrowed for its life; st is used only from the thread calling
+ * ingest_loop. SUIDO_OK and *out, or SUIDO_ERR_NOMEM with detail in err.
  */
-int ingest_new(const struct plat_config *cfg, struct store *st, struct metrics *m,
-	       struct ingest **out, char *err, size_t errlen);
+int ingest_new(const struct plat_config *cfg, const struct gwkeys *keys, struct store *st,
+	       struct metrics *m, struct ingest **out, char *err, size_t errlen);
 void ingest_free(struct ingest *in);
 
 /* Runs the network for up to timeout_ms, (re)connecting when due, and stores
@@ -32,8 +36,8 @@ void ingest_loop(struct ingest *in, int timeout_ms);
 /*
  * Stores one batch of raw messages (topic, payload) and fills, for each, the
  * ack to publish: ack_topic[i] (caller buffers of 256 bytes) and ack[i]
- * (appended to the caller's strbufs). Returns SUIDO_OK when committed (acks
- * valid), or the store's error after a rollback (no ack may be sent).
+ * (appended to the caller's strbufs; a refused message whose id cannot be
+ * known gets an ack with id ""). Returns SUIDO_OK when committed (acks valid), or the store's error after a rollback (no ack may be sent).
  * Exposed for tests and benchmarks; ingest_loop uses it.
  */
 int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "gwkeys.h"
 #include "ingest.h"
 #include "metrics.h"
 #include "platconf.h"
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
 	struct metrics *m = NULL;
 	struct api *api = NULL;
 	struct ingest *in = NULL;
+	struct gwkeys *keys = NULL;
 	struct api_tenant *tenants = NULL;
 	size_t n_tenants = 0;
 	char err[1024];
@@ -119,9 +121,16 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_set_level(lvl);
+	/* Keys and certificates are checked by --check-config too. */
+	if (gwkeys_load(cfg, &keys, err, sizeof err) != SUIDO_OK) {
+		fprintf(stderr, "suido-platform: %s: %s\n", config, err);
+		plat_config_free(cfg);
+		return EXIT_CONFIG;
+	}
 	if (check_only) {
 		printf("%s: OK (%zu utilities, %zu gateways)\n", config, cfg->n_utilities,
 		       cfg->n_gateways);
+		gwkeys_free(keys);
 		plat_config_free(cfg);
 		return 0;
 	}
@@ -158,7 +167,7 @@ int main(int argc, char **argv)
 				cfg};
 	if (api_start(&ac, m, &api, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "AP interface: %s", err);
-	if (ingest_new(cfg, st, m, &in, err, sizeof err) != SUIDO_OK)
+	if (ingest_new(cfg, keys, st, m, &in, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "%s", err);
 	log_info("platform", "serving the AP interface on http://%s:%u/ap/v1, store %s (%s), "
 			     "broker %s:%d",
@@ -182,6 +191,7 @@ int main(int argc, char **argv)
 	ingest_free(in);
 	store_close(st);
 	metrics_free(m);
+	gwkeys_free(keys);
 	free(tenants);
 	plat_config_free(cfg);
 	return 0;

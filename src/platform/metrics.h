@@ -13,7 +13,10 @@ enum metric {
 	MET_MSG_RECEIVED = 0,  /* data messages taken from the broker */
 	MET_MSG_STORED,        /* committed */
 	MET_MSG_DUPLICATE,     /* answered "duplicate" */
-	MET_MSG_REJECTED,      /* refused: malformed, wrong tenant, unknown gateway */
+	MET_MSG_REJECTED,      /* refused: malformed, wrong tenant, unknown gateway, and
+				* every MET_MSG_REFUSED_SECURITY */
+	MET_MSG_REFUSED_SECURITY, /* refused by the sealed transport: unsealed, tampered,
+				   * wrong signer, certificate refused */
 	MET_POINTS_STORED,     /* points committed */
 	MET_ACKS_SENT,
 	MET_DB_COMMITS,

@@ -45,7 +45,9 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 						"topic_prefix", NULL};
 	static const char *const ingest_keys[] = {"max_message_bytes", "batch_messages", NULL};
 	static const char *const util_keys[] = {"name", "api_token_sha256", NULL};
-	static const char *const gw_keys[] = {"utility", NULL};
+	static const char *const gw_keys[] = {"utility", "format", "certificate", NULL};
+	static const char *const sec_keys[] = {"key", "ca", "crl", NULL};
+	const struct conf_section *sec = NULL;
 	struct conf *c = NULL;
 	struct plat_config *p = NULL;
 	const char *v;
@@ -122,6 +124,22 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			if (conf_get_int(c, s, "batch_messages", 0, 64, 1, 10000, &n, err, errlen))
 				goto fail;
 			p->batch_messages = (size_t)n;
+		} else if (strcmp(s->kind, "security") == 0) {
+			if (conf_check_keys(c, s, sec_keys, err, errlen))
+				goto fail;
+			sec = s;
+			if (conf_get_str(c, s, "key", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->security_key = conf_resolve_path(c, v)))
+				goto nomem;
+			if (conf_get_str(c, s, "ca", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->security_ca = conf_resolve_path(c, v)))
+				goto nomem;
+			if (conf_get_str(c, s, "crl", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->security_crl = conf_resolve_path(c, v)))
+				goto nomem;
 		} else if (strcmp(s->kind, "utility") == 0) {
 			struct plat_utility *u = &p->utilities[p->n_utilities];
 			if (!profile_name_valid(s->name)) {
@@ -170,6 +188,22 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto nomem;
 			p->n_gateways++;
 			GET_STR(s, "utility", 1, NULL, g->utility);
+			if (conf_get_str(c, s, "format", 0, "json", &v, err, errlen))
+				goto fail;
+			if (strcmp(v, "json") == 0) {
+				g->format = PLAT_FORMAT_JSON;
+			} else if (strcmp(v, "plain") == 0) {
+				g->format = PLAT_FORMAT_PLAIN;
+			} else {
+				conf_error(c, s, conf_find(s, "format"), err, errlen,
+					   "expected json or plain, got \"%s\"", v);
+				goto fail;
+			}
+			if (conf_get_str(c, s, "certificate", g->format == PLAT_FORMAT_JSON, "", &v,
+					 err, errlen))
+				goto fail;
+			if (*v && !(g->certificate = conf_resolve_path(c, v)))
+				goto nomem;
 		} else {
 			conf_error(c, s, NULL, err, errlen, "unknown section");
 			goto fail;
@@ -192,6 +226,21 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 					conf_error(c, s, conf_find(s, "utility"), err, errlen,
 						   "no [utility %s] section", p->gateways[i].utility);
 			}
+			goto fail;
+		}
+	}
+	/* Sealed gateways need the platform's key to open and the root to check
+	 * their certificates against. */
+	for (size_t i = 0; i < p->n_gateways; i++) {
+		if (p->gateways[i].format != PLAT_FORMAT_JSON)
+			continue;
+		if (!p->security_key || !p->security_ca) {
+			if (sec)
+				conf_error(c, sec, NULL, err, errlen, "key and ca are required when a "
+					   "gateway has format = json (gateway %s)", p->gateways[i].id);
+			else
+				snprintf(err, errlen, "%s: missing [security] section with key and ca "
+					 "(gateway %s has format = json)", path, p->gateways[i].id);
 			goto fail;
 		}
 	}
@@ -232,6 +281,9 @@ void plat_config_free(struct plat_config *p)
 	free(p->mqtt_host);
 	free(p->mqtt_client_id);
 	free(p->topic_prefix);
+	free(p->security_key);
+	free(p->security_ca);
+	free(p->security_crl);
 	for (size_t i = 0; i < p->n_utilities; i++) {
 		free(p->utilities[i].id);
 		free(p->utilities[i].name);
@@ -239,6 +291,7 @@ void plat_config_free(struct plat_config *p)
 	for (size_t i = 0; i < p->n_gateways; i++) {
 		free(p->gateways[i].id);
 		free(p->gateways[i].utility);
+		free(p->gateways[i].certificate);
 	}
 	free(p->utilities);
 	free(p->gateways);

@@ -16,9 +16,15 @@ struct plat_utility {
 	int has_token;
 };
 
+/* How a gateway's data messages travel (docs/protocol.md): sealed JSON (JWE of
+ * a JWS, the default) or plaintext (tests and the plaintext benchmark only). */
+enum plat_format { PLAT_FORMAT_JSON = 0, PLAT_FORMAT_PLAIN };
+
 struct plat_gateway {
 	char *id;
 	char *utility;
+	enum plat_format format;
+	char *certificate; /* its data-protection certificate (json), else NULL */
 };
 
 struct plat_config {
@@ -37,6 +43,10 @@ struct plat_config {
 	char *topic_prefix;
 	size_t max_message_bytes;
 	size_t batch_messages;
+	/* [security]: named here, loaded by gwkeys; NULL when not given */
+	char *security_key; /* the platform's data-protection private key */
+	char *security_ca;  /* the root CA certificate */
+	char *security_crl; /* the CA's CRL */
 	size_t n_utilities;
 	struct plat_utility *utilities;
 	size_t n_gateways;

@@ -29,6 +29,52 @@ JST = ZoneInfo("Asia/Tokyo")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
+SUIDO = os.path.join(BUILD, "suido")
+
+
+def make_pki(directory, gateways=("demo-gw1",), revoked=()):
+    """Keys the way an operator makes them, never checked-in files: a CA in
+    directory/ca (`suido ca init`), the platform's data-protection certificate
+    and one per gateway (`suido ca issue`, profiles platform / gateway, use
+    data-protection) under directory/pki, the gateways in `revoked` revoked,
+    and a CRL (`suido ca crl`). Returns {"ca", "crl", "platform_key",
+    "platform_cert", "gw": {id: (key, cert)}}."""
+    ca, pki = os.path.join(directory, "ca"), os.path.join(directory, "pki")
+    os.makedirs(pki, exist_ok=True)
+
+    def suido(*args):
+        r = subprocess.run([SUIDO, "ca", *args], capture_output=True, text=True)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    suido("init", "--dir", ca, "--cn", "suido test root")
+    out = {"ca": os.path.join(ca, "ca.crt"), "crl": os.path.join(pki, "crl.pem"), "gw": {}}
+    prefix = os.path.join(pki, "platform-dp")
+    suido("issue", "--dir", ca, "--profile", "platform", "--use", "data-protection",
+          "--cn", "suido platform", "--out", prefix)
+    out["platform_key"], out["platform_cert"] = prefix + ".key", prefix + ".crt"
+    for gw in list(gateways) + [g for g in revoked if g not in gateways]:
+        prefix = os.path.join(pki, gw)
+        text = suido("issue", "--dir", ca, "--profile", "gateway", "--use", "data-protection",
+                     "--cn", gw, "--out", prefix)
+        out["gw"][gw] = (prefix + ".key", prefix + ".crt")
+        if gw in revoked:
+            serial = [l.split("=", 1)[1].strip() for l in text.splitlines() if l.startswith("serial")][0]
+            suido("revoke", "--dir", ca, "--serial", serial, "--reason", "keyCompromise")
+    suido("crl", "--dir", ca, "--out", out["crl"])
+    return out
+
+
+def seal(payload, key, to, kid):
+    """`suido seal --format json` of payload (bytes or str): the JWE token."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    r = subprocess.run([SUIDO, "seal", "--format", "json", "--key", key, "--to", to, "--kid", kid],
+                       input=payload, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -160,7 +206,11 @@ class Stack:
     """mosquitto + suido-platform + suido-gateway under one temp dir, each
     process startable and killable on its own (for the crash tests)."""
 
-    def __init__(self, utility="demo", gateway="demo-gw1", extra_gateway_conf="", keep=False):
+    def __init__(self, utility="demo", gateway="demo-gw1", extra_gateway_conf="", keep=False,
+                 other_gateways=(), revoked_gateways=()):
+        """other_gateways and revoked_gateways are registered on the platform
+        too (format json, certificates from the same CA; the revoked ones are
+        in the CRL the platform reads) but not started."""
         self.dir = tempfile.mkdtemp(prefix="suido-it-")
         self.utility, self.gateway, self.keep = utility, gateway, keep
         self.mqtt_port, self.http_port = free_port(), free_port()
@@ -178,6 +228,11 @@ autosave_interval 1
 max_queued_messages 100000
 set_tcp_nodelay true
 """)
+        self.pki = make_pki(self.dir, [gateway] + list(other_gateways), revoked_gateways)
+        more = "".join(f"""[gateway {g}]
+utility = {utility}
+certificate = {self.pki["gw"][g][1]}
+""" for g in list(other_gateways) + list(revoked_gateways))
         sha = hashlib.sha256(self.token.encode()).hexdigest()
         self._write("platform.conf", f"""[platform]
 database = {self.dir}/platform/platform.db
@@ -187,11 +242,17 @@ listen = 127.0.0.1
 port = {self.http_port}
 [mqtt]
 port = {self.mqtt_port}
+[security]
+key = {self.pki["platform_key"]}
+ca = {self.pki["ca"]}
+crl = {self.pki["crl"]}
 [utility {utility}]
 api_token_sha256 = {sha}
 [gateway {gateway}]
 utility = {utility}
-""")
+format = json
+certificate = {self.pki["gw"][gateway][1]}
+{more}""")
         self._write("gateway.conf", f"""[gateway]
 id = {gateway}
 utility = {utility}
@@ -199,6 +260,11 @@ state_dir = {self.dir}/gateway
 spool_dir = {self.spool}
 mapping = {SOURCE}/etc/mapping-demo.conf
 {extra_gateway_conf}
+[security]
+format = json
+key = {self.pki["gw"][gateway][0]}
+platform_certificate = {self.pki["platform_cert"]}
+ca = {self.pki["ca"]}
 [mqtt]
 port = {self.mqtt_port}
 """)

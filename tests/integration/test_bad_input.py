@@ -4,7 +4,12 @@ unknown layout, a binary file and an oversized file each get a receipt naming
 file, line and reason; the good rows are served; and MQTT messages that are
 malformed, forged for another gateway, or resent are answered (rejected /
 duplicate) by the platform without storing anything or blocking the real
-gateway. MQTT is driven with paho-mqtt, an independent client."""
+gateway. MQTT is driven with paho-mqtt, an independent client; its messages
+are sealed with `suido seal` as demo-gw1 would seal them. The sealed
+transport refuses, counts and stores nothing of: an unsealed message, one
+sealed by another registered gateway but published on demo-gw1's topic, one
+from a gateway whose certificate is revoked (in the platform's CRL), and a
+token with one bit flipped."""
 
 import json
 import os
@@ -29,7 +34,8 @@ def metrics(st):
 
 
 def main():
-    st = h.Stack(extra_gateway_conf="max_file_bytes = 200000\n")
+    st = h.Stack(extra_gateway_conf="max_file_bytes = 200000\n", other_gateways=("demo-gw2",),
+                 revoked_gateways=("demo-gw3",))
     st.start()
     try:
         bad = (HEADER + "2026/11/22 0:00,1.5,2.5,3.5,4.5,5.5\r\n").encode("cp932")
@@ -70,27 +76,81 @@ def main():
         c.subscribe("suido/v1/+/+/ack", qos=1)
         c.loop_start()
         time.sleep(0.5)
+        gw1_key, _ = st.pki["gw"]["demo-gw1"]
+        gw2_key, _ = st.pki["gw"]["demo-gw2"]
+        gw3_key, _ = st.pki["gw"]["demo-gw3"]
+        to = st.pki["platform_cert"]
+
+        def sealed(obj, key=gw1_key, kid="demo-gw1"):
+            text = obj if isinstance(obj, (str, bytes)) else json.dumps(obj)
+            return h.seal(text, key, to, kid)
+
         good = {"profile": "suido.data/1", "id": "demo-gw1:1:999999", "utility": "demo",
                 "gateway": "demo-gw1", "items": [{"id": "it.x", "name": "外部", "unit": ""}],
                 "points": [[0, "2026-11-22T00:00:00Z", 1.25]]}
-        c.publish("suido/v1/demo/demo-gw1/data", b"{not json", qos=1)
+        m0 = metrics(st)
+        # malformed content inside a valid seal: opened, then refused by the decoder
+        c.publish("suido/v1/demo/demo-gw1/data", sealed(b"{not json"), qos=1)
         forged = dict(good, id="ghost:1:1", gateway="ghost")
-        c.publish("suido/v1/demo/ghost/data", json.dumps(forged), qos=1)
-        c.publish("suido/v1/other/demo-gw1/data", json.dumps(good), qos=1)
-        c.publish("suido/v1/demo/demo-gw1/data", json.dumps(dict(good, gateway="x", id="x:1:1")), qos=1)
-        c.publish("suido/v1/demo/demo-gw1/data", json.dumps(good), qos=1)
-        c.publish("suido/v1/demo/demo-gw1/data", json.dumps(good), qos=1)
-        ok = h.wait_until(lambda: len([a for a in acks if a[1]["id"] == "demo-gw1:1:999999"]) >= 3, 10)
+        c.publish("suido/v1/demo/ghost/data", sealed(forged, kid="ghost"), qos=1)
+        c.publish("suido/v1/other/demo-gw1/data", sealed(good), qos=1)
+        c.publish("suido/v1/demo/demo-gw1/data", sealed(dict(good, gateway="x", id="x:1:1")), qos=1)
+        c.publish("suido/v1/demo/demo-gw1/data", sealed(good), qos=1)
+        c.publish("suido/v1/demo/demo-gw1/data", sealed(good), qos=1)  # fresh token, same message
+        # 6 acks: unregistered senders are told why under id "" (their message is not opened)
+        ok = h.wait_until(lambda: len([a for a in acks if a[1]["id"] in ("", "x:1:1", "demo-gw1:1:999999")]) >= 6, 10)
         assert ok, acks
         mine = [a[1]["status"] for a in acks if a[1]["id"] == "demo-gw1:1:999999" and a[0] == "suido/v1/demo/demo-gw1/ack"]
         assert mine[:2] == ["stored", "duplicate"], mine
         rej = [a for a in acks if a[1]["status"] == "rejected"]
         assert any(a[0] == "suido/v1/demo/ghost/ack" and "not registered" in a[1]["reason"] for a in rej), rej
         assert any(a[0] == "suido/v1/other/demo-gw1/ack" for a in rej), rej
-        c.loop_stop()
+        assert any(a[1]["id"] == "x:1:1" and "came on demo/demo-gw1" in a[1]["reason"] for a in rej), rej
+        assert any(a[1]["id"] == "" and "JSON" in a[1]["reason"] for a in rej), rej
+        h.wait_until(lambda: metrics(st)["suido_platform_messages_rejected_total"] >= m0["suido_platform_messages_rejected_total"] + 4, 10)
         m = metrics(st)
-        assert m["suido_platform_messages_rejected_total"] >= 4, m
+        assert m["suido_platform_messages_rejected_total"] >= m0["suido_platform_messages_rejected_total"] + 4, m
         assert m["suido_platform_messages_duplicate_total"] >= 1, m
+        # none of these is a security refusal: they were sealed properly
+        assert m["suido_platform_messages_refused_security_total"] == m0["suido_platform_messages_refused_security_total"], m
+
+        # the sealed transport: each of these is refused, counted, acked with
+        # id "" (nobody may learn anything from an unopened message) and not stored
+        def case(n):
+            return dict(good, id="demo-gw1:1:%d" % (888000 + n),
+                        items=[{"id": "sec.%d" % n, "name": "侵入%d" % n, "unit": ""}])
+        acks.clear()
+        tok = bytearray(sealed(case(4)))
+        mid = len(tok) // 2
+        tok[mid] = ord("A") if tok[mid] != ord("A") else ord("B")  # one character of the ciphertext
+        attacks = [
+            ("suido/v1/demo/demo-gw1/data", json.dumps(case(1)).encode(), "not a sealed message"),
+            ("suido/v1/demo/demo-gw1/data", sealed(case(2), key=gw2_key, kid="demo-gw2"),
+             "signed as demo-gw2 but came on demo-gw1"),
+            ("suido/v1/demo/demo-gw1/data", sealed(case(5), key=gw2_key, kid="demo-gw1"), "signature"),
+            ("suido/v1/demo/demo-gw3/data",
+             sealed(dict(case(3), id="demo-gw3:1:1", gateway="demo-gw3"), key=gw3_key, kid="demo-gw3"),
+             "revoked"),
+            ("suido/v1/demo/demo-gw1/data", bytes(tok), "sealed message refused"),
+        ]
+        for topic, payload, _ in attacks:
+            c.publish(topic, payload, qos=1)
+        ok = h.wait_until(lambda: len(acks) >= len(attacks), 10)
+        assert ok, acks
+        for topic, _, word in attacks:
+            ack_topic = topic[:-len("data")] + "ack"
+            assert any(a[0] == ack_topic and a[1]["id"] == "" and a[1]["status"] == "rejected"
+                       and word in a[1]["reason"] for a in acks), (word, acks)
+        m2 = metrics(st)
+        assert m2["suido_platform_messages_refused_security_total"] == \
+            m["suido_platform_messages_refused_security_total"] + len(attacks), (m, m2)
+        assert m2["suido_platform_messages_rejected_total"] >= \
+            m["suido_platform_messages_rejected_total"] + len(attacks), (m, m2)
+        log = st.log("platform")
+        assert "refused message from demo/demo-gw3 (security)" in log and "revoked" in log, log
+        # the revoked certificate was reported at start
+        assert "certificate of gateway demo-gw3 refused" in log, log
+        c.loop_stop()
 
         # nothing of the forged messages is stored for utility demo beyond the one
         # legitimate-looking message, and the real gateway's data all arrived
@@ -103,6 +163,9 @@ def main():
         level = snap[("配水池", "配水池水位(m)")]["values"]
         assert level == {"2026-11-21T15:00:00Z": 1.5, "2026-11-21T20:00:00Z": 9.5}, level
         assert ("", "外部") in snap and len(snap[("", "外部")]["values"]) == 1
+        assert not [k for k in snap if k[1].startswith("侵入")], snap.keys()
+        st_code, body = st.api.get("/utilities/demo/items")
+        assert st_code == 200 and not [i for i in body["items"] if i["id"].startswith("sec.")], body
         assert st.alive("platform") and st.alive("gateway")
     finally:
         st.stop()

@@ -14,8 +14,29 @@ check() { # name expected-status expected-text command...
   fi
   pass=$((pass+1))
 }
-check platform-example 0 "OK (1 utilities, 1 gateways)" "$BIN/suido-platform" -c "$SRC/etc/platform.conf" --check-config
-check gateway-example 0 "OK (3 layouts)" "$BIN/suido-gateway" -c "$SRC/etc/gateway.conf" --check-config
+# The examples name keys under ../var (where `make run` has the CA issue
+# them): copy them beside such a tree, made here with `suido ca`.
+mkdir -p "$t/ex/etc" "$t/ex/var/pki"
+cp "$SRC/etc/platform.conf" "$SRC/etc/gateway.conf" "$SRC/etc/mapping-demo.conf" "$t/ex/etc/"
+"$BIN/suido" ca init --dir "$t/ex/var/ca" --cn "test root" >/dev/null
+"$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile platform --use data-protection --cn platform --out "$t/ex/var/pki/platform-dp" >/dev/null
+"$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile gateway --use data-protection --cn demo-gw1 --out "$t/ex/var/pki/demo-gw1" >/dev/null
+"$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile platform --use tls-server --cn localhost --out "$t/ex/var/pki/tls" >/dev/null
+"$BIN/suido" ca crl --dir "$t/ex/var/ca" --out "$t/ex/var/pki/crl.pem" >/dev/null
+check platform-example 0 "OK (1 utilities, 1 gateways)" "$BIN/suido-platform" -c "$t/ex/etc/platform.conf" --check-config
+check gateway-example 0 "OK (3 layouts)" "$BIN/suido-gateway" -c "$t/ex/etc/gateway.conf" --check-config
+# the keys are checked too: a missing file, a TLS-only certificate where a
+# data-protection one is needed, a json gateway without a certificate
+sed 's|^key = .*|key = ../var/pki/nope.key|' "$t/ex/etc/platform.conf" > "$t/ex/etc/p4.conf"
+check platform-nokey 78 "[security] key" "$BIN/suido-platform" -c "$t/ex/etc/p4.conf" --check-config
+sed 's|^certificate = .*|# none|' "$t/ex/etc/platform.conf" > "$t/ex/etc/p5.conf"
+check platform-nocert 78 "[gateway demo-gw1]: certificate: required key missing" "$BIN/suido-platform" -c "$t/ex/etc/p5.conf" --check-config
+sed 's|^format = json|format = sealed|' "$t/ex/etc/platform.conf" > "$t/ex/etc/p6.conf"
+check platform-format 78 "format: expected json or plain" "$BIN/suido-platform" -c "$t/ex/etc/p6.conf" --check-config
+sed 's|^platform_certificate = .*|platform_certificate = ../var/pki/tls.crt|' "$t/ex/etc/gateway.conf" > "$t/ex/etc/g3.conf"
+check gateway-wrong-use 78 "not a data-protection certificate" "$BIN/suido-gateway" -c "$t/ex/etc/g3.conf" --check-config
+sed 's|^key = .*|key = ../var/pki/nope.key|' "$t/ex/etc/gateway.conf" > "$t/ex/etc/g4.conf"
+check gateway-nokey 78 "[security] key" "$BIN/suido-gateway" -c "$t/ex/etc/g4.conf" --check-config
 
 sed 's/^port = 8080/port = 80800/' "$SRC/etc/platform.conf" > "$t/p1.conf"
 check platform-range 78 "p1.conf:16: [http] port: 80800 is out of range 0..65535" "$BIN/suido-platform" -c "$t/p1.conf" --check-config

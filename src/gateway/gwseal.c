@@ -1,0 +1,135 @@
+/*
+ * The gateway's sealing keys (gwseal.h).
+ */
+#include "gwseal.h"
+
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suido/cert.h"
+#include "suido/error.h"
+#include "suido/jose.h"
+#include "suido/profile.h"
+#include "suido/timeutil.h"
+
+struct gwseal {
+	struct jose_key *signer;    /* the gateway's private key */
+	struct jose_key *recipient; /* the platform's public key */
+	char kid[PROFILE_NAME_MAX + 1];
+	char recipient_cn[128];
+};
+
+static int rsa_bits_ok(const EVP_PKEY *k)
+{
+	return EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA && EVP_PKEY_get_bits(k) >= 2048;
+}
+
+int gwseal_load(const struct gw_config *g, struct gwseal **out, char *err, size_t errlen)
+{
+	struct gwseal *s = NULL;
+	struct cert_trust *trust = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char why[512];
+	int rc;
+
+	*out = NULL;
+	if (g->format == GW_FORMAT_PLAIN)
+		return SUIDO_OK;
+	if (!(s = calloc(1, sizeof *s))) {
+		snprintf(err, errlen, "out of memory");
+		return SUIDO_ERR_NOMEM;
+	}
+	snprintf(s->kid, sizeof s->kid, "%s", g->id);
+	if ((rc = cert_key_load_file(g->key_path, &key, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] key %s: %s", g->key_path, why);
+		goto done;
+	}
+	if (!rsa_bits_ok(key)) {
+		snprintf(err, errlen, "[security] key %s: not an RSA key of at least 2048 bits",
+			 g->key_path);
+		rc = SUIDO_ERR_INVALID;
+		goto done;
+	}
+	if ((rc = cert_load_file(g->platform_cert_path, &cert, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] platform_certificate %s: %s",
+			 g->platform_cert_path, why);
+		goto done;
+	}
+	/* Without a root the certificate cannot be verified, but its use can be
+	 * checked: a TLS-only certificate must not pass for the platform's
+	 * data-protection one. */
+	{
+		EVP_PKEY *pub = X509_get0_pubkey(cert);
+		uint32_t ku = X509_get_key_usage(cert);
+		if (!pub || !rsa_bits_ok(pub) || ku == UINT32_MAX ||
+		    (ku & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) !=
+			    (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) {
+			snprintf(err, errlen, "[security] platform_certificate %s: not a "
+					      "data-protection certificate (RSA >= 2048 bits, keyUsage "
+					      "digitalSignature and keyEncipherment)",
+				 g->platform_cert_path);
+			rc = SUIDO_ERR_CERT;
+			goto done;
+		}
+	}
+	if (g->ca_path) {
+		if ((rc = cert_trust_new_file(g->ca_path, &trust, why, sizeof why)) != SUIDO_OK) {
+			snprintf(err, errlen, "[security] ca %s: %s", g->ca_path, why);
+			goto done;
+		}
+		rc = cert_verify(trust, cert, NULL, CERT_USE_DATA_PROTECTION, timeutil_now_ms(), why,
+				 sizeof why);
+		if (rc != SUIDO_OK) {
+			snprintf(err, errlen, "[security] platform_certificate %s: %s",
+				 g->platform_cert_path, why);
+			goto done;
+		}
+	}
+	if (cert_subject_cn(cert, s->recipient_cn, sizeof s->recipient_cn) != SUIDO_OK)
+		snprintf(s->recipient_cn, sizeof s->recipient_cn, "?");
+	if ((rc = jose_key_from_pkey(key, &s->signer, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] key %s: %s", g->key_path, why);
+		goto done;
+	}
+	rc = jose_key_from_pkey(X509_get0_pubkey(cert), &s->recipient, why, sizeof why);
+	if (rc != SUIDO_OK) {
+		snprintf(err, errlen, "[security] platform_certificate %s: %s",
+			 g->platform_cert_path, why);
+		goto done;
+	}
+done:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	cert_trust_free(trust);
+	if (rc == SUIDO_OK)
+		*out = s;
+	else
+		gwseal_free(s);
+	return rc;
+}
+
+void gwseal_free(struct gwseal *s)
+{
+	if (!s)
+		return;
+	jose_key_free(s->signer);
+	jose_key_free(s->recipient);
+	free(s);
+}
+
+int gwseal_seal(const struct gwseal *s, const void *payload, size_t len, char **token,
+		size_t *toklen, char *err, size_t errlen)
+{
+	int rc = jose_seal(payload, len, s->signer, s->kid, s->recipient, 0, token, err, errlen);
+
+	*toklen = rc == SUIDO_OK ? strlen(*token) : 0;
+	return rc;
+}
+
+const char *gwseal_recipient(const struct gwseal *s)
+{
+	return s->recipient_cn;
+}

@@ -1,0 +1,45 @@
+/*
+ * Sealing of the gateway's data messages (seed 003 section 4, docs/protocol.md):
+ * with [security] format = json every data message leaves the gateway as a
+ * JWE compact token of a JWS (jose_seal) signed with the gateway's key under
+ * kid = gateway id and encrypted for the platform's data-protection
+ * certificate. Keys are read, checked and converted once at start; the queue
+ * keeps the plaintext and each publish (a resend too) is sealed anew, so
+ * every transmission gets a fresh content key.
+ */
+#ifndef SUIDO_GATEWAY_GWSEAL_H
+#define SUIDO_GATEWAY_GWSEAL_H
+
+#include <stddef.h>
+
+#include "gwconf.h"
+
+struct gwseal;
+
+/*
+ * Loads g's [security] keys. For format = plain sets *out to NULL and
+ * returns SUIDO_OK (messages go out as plaintext). For json: the gateway key
+ * must be RSA of at least 2048 bits, the platform certificate must carry the
+ * data-protection key usages with an RSA key of at least 2048 bits, and, when
+ * g->ca_path is set, verify now against that root (cert_verify). Returns
+ * SUIDO_OK and *out (free with gwseal_free), or SUIDO_ERR_NOTFOUND / _IO
+ * (a file), SUIDO_ERR_INVALID (a malformed or unsuitable key), SUIDO_ERR_CERT
+ * (the certificate is refused) or SUIDO_ERR_NOMEM, with detail in err.
+ */
+int gwseal_load(const struct gw_config *g, struct gwseal **out, char *err, size_t errlen);
+
+/* Frees (cleansing the private key); tolerates NULL. */
+void gwseal_free(struct gwseal *s);
+
+/*
+ * Seals payload[len]. Returns SUIDO_OK and *token (NUL-terminated, caller
+ * frees with free) and *toklen, or a code of jose_seal (SUIDO_ERR_LIMIT when
+ * the token would exceed 8 MiB, SUIDO_ERR_NOMEM) with detail in err.
+ */
+int gwseal_seal(const struct gwseal *s, const void *payload, size_t len, char **token,
+		size_t *toklen, char *err, size_t errlen);
+
+/* The subject CN of the platform certificate sealed to (for the start log). */
+const char *gwseal_recipient(const struct gwseal *s);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * Loading and verifying the GW interface's keys at start (gwkeys.h).
+ */
+#include "gwkeys.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suido/cert.h"
+#include "suido/error.h"
+#include "suido/log.h"
+#include "suido/timeutil.h"
+
+struct gw_entry {
+	struct jose_key *key; /* NULL when refused or not json */
+	char refusal[320];
+};
+
+struct gwkeys {
+	const struct plat_config *cfg;
+	struct jose_key *platform;
+	struct gw_entry *gws; /* parallel to cfg->gateways */
+};
+
+/* Verifies and converts one gateway's certificate; a refusal is recorded in
+ * e, not returned. Returns SUIDO_OK or a file / parse error for err. */
+static int load_gateway(const struct plat_gateway *gw, const struct cert_trust *trust,
+			struct gw_entry *e, char *err, size_t errlen)
+{
+	X509 *cert = NULL;
+	char why[256];
+	int rc;
+
+	if ((rc = cert_load_file(gw->certificate, &cert, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[gateway %s] certificate %s: %s", gw->id, gw->certificate,
+			 why);
+		return rc;
+	}
+	rc = cert_verify(trust, cert, NULL, CERT_USE_DATA_PROTECTION, timeutil_now_ms(), why,
+			 sizeof why);
+	if (rc == SUIDO_OK)
+		rc = jose_key_from_pkey(X509_get0_pubkey(cert), &e->key, why, sizeof why);
+	if (rc == SUIDO_ERR_NOMEM) {
+		snprintf(err, errlen, "out of memory");
+		X509_free(cert);
+		return rc;
+	}
+	if (rc != SUIDO_OK) {
+		snprintf(e->refusal, sizeof e->refusal, "certificate of gateway %s refused: %s",
+			 gw->id, why);
+		log_warn("gwkeys", "%s (%s); every message from it will be rejected", e->refusal,
+			 gw->certificate);
+	}
+	X509_free(cert);
+	return SUIDO_OK;
+}
+
+int gwkeys_load(const struct plat_config *cfg, struct gwkeys **out, char *err, size_t errlen)
+{
+	struct gwkeys *k = calloc(1, sizeof *k);
+	struct cert_trust *trust = NULL;
+	EVP_PKEY *key = NULL;
+	char why[256];
+	int rc = SUIDO_OK, any_json = 0;
+
+	*out = NULL;
+	if (!k || !(k->gws = calloc(cfg->n_gateways + 1, sizeof *k->gws))) {
+		snprintf(err, errlen, "out of memory");
+		rc = SUIDO_ERR_NOMEM;
+		goto done;
+	}
+	k->cfg = cfg;
+	for (size_t i = 0; i < cfg->n_gateways; i++) {
+		if (cfg->gateways[i].format == PLAT_FORMAT_JSON)
+			any_json = 1;
+		else
+			log_warn("gwkeys", "gateway %s has format = plain: its messages are accepted "
+					   "UNSEALED (for tests and benchmarks only)",
+				 cfg->gateways[i].id);
+	}
+	if (!any_json)
+		goto done;
+	/* platconf requires key and ca whenever a gateway is json */
+	if ((rc = cert_key_load_file(cfg->security_key, &key, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] key %s: %s", cfg->security_key, why);
+		goto done;
+	}
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key) < 2048) {
+		snprintf(err, errlen, "[security] key %s: not an RSA key of at least 2048 bits",
+			 cfg->security_key);
+		rc = SUIDO_ERR_INVALID;
+		goto done;
+	}
+	if ((rc = jose_key_from_pkey(key, &k->platform, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] key %s: %s", cfg->security_key, why);
+		goto done;
+	}
+	if ((rc = cert_trust_new_file(cfg->security_ca, &trust, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] ca %s: %s", cfg->security_ca, why);
+		goto done;
+	}
+	if (cfg->security_crl &&
+	    (rc = cert_trust_add_crl_file(trust, cfg->security_crl, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] crl %s: %s", cfg->security_crl, why);
+		goto done;
+	}
+	for (size_t i = 0; i < cfg->n_gateways; i++) {
+		if (cfg->gateways[i].format != PLAT_FORMAT_JSON)
+			continue;
+		if ((rc = load_gateway(&cfg->gateways[i], trust, &k->gws[i], err, errlen)) !=
+		    SUIDO_OK)
+			goto done;
+	}
+done:
+	EVP_PKEY_free(key);
+	cert_trust_free(trust);
+	if (rc == SUIDO_OK)
+		*out = k;
+	else
+		gwkeys_free(k);
+	return rc;
+}
+
+void gwkeys_free(struct gwkeys *k)
+{
+	if (!k)
+		return;
+	if (k->gws)
+		for (size_t i = 0; i < k->cfg->n_gateways; i++)
+			jose_key_free(k->gws[i].key);
+	jose_key_free(k->platform);
+	free(k->gws);
+	free(k);
+}
+
+const struct jose_key *gwkeys_platform(const struct gwkeys *k)
+{
+	return k->platform;
+}
+
+const struct jose_key *gwkeys_gateway(const struct gwkeys *k, const struct plat_gateway *gw,
+				      const char **refusal)
+{
+	size_t i = (size_t)(gw - k->cfg->gateways);
+
+	assert(i < k->cfg->n_gateways);
+	*refusal = k->gws[i].key ? NULL : k->gws[i].refusal;
+	return k->gws[i].key;
+}

@@ -1,0 +1,46 @@
+/*
+ * The keys of the GW interface's sealed transport on the platform side
+ * (seed 003 section 4, docs/protocol.md): the platform's data-protection
+ * private key, which opens every sealed message, and each json gateway's
+ * certificate, verified once at start for data protection against the root
+ * CA (and the CRL when configured). A gateway whose certificate is refused
+ * (expired, revoked, of another issuer or use) is not a start-up error: it
+ * stays registered and each of its messages is refused with that reason.
+ * Immutable once loaded; read by the ingest thread only.
+ */
+#ifndef SUIDO_PLATFORM_GWKEYS_H
+#define SUIDO_PLATFORM_GWKEYS_H
+
+#include <stddef.h>
+
+#include "platconf.h"
+#include "suido/jose.h"
+
+struct gwkeys;
+
+/*
+ * Loads the keys cfg names. The platform key must be an RSA private key of at
+ * least 2048 bits; every json gateway's certificate file must be readable and
+ * parse. Returns SUIDO_OK and *out (free with gwkeys_free; cfg is borrowed
+ * for its life), or SUIDO_ERR_NOTFOUND / _IO (a file), SUIDO_ERR_INVALID (a
+ * malformed or unsuitable key or certificate), SUIDO_ERR_CERT (the root or
+ * the CRL refused) or SUIDO_ERR_NOMEM, with detail in err. Each refused
+ * gateway certificate is logged (WARN) with its reason.
+ */
+int gwkeys_load(const struct plat_config *cfg, struct gwkeys **out, char *err, size_t errlen);
+
+/* Frees (cleansing the private key); tolerates NULL. */
+void gwkeys_free(struct gwkeys *k);
+
+/* The platform's key that opens sealed messages; NULL when no gateway is json. */
+const struct jose_key *gwkeys_platform(const struct gwkeys *k);
+
+/*
+ * For the registered gateway gw (an element of cfg->gateways) with format
+ * json: its verification key, or NULL with *refusal set to why its
+ * certificate was refused at start (borrowed until gwkeys_free).
+ */
+const struct jose_key *gwkeys_gateway(const struct gwkeys *k, const struct plat_gateway *gw,
+				      const char **refusal);
+
+#endif
