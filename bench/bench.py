@@ -20,7 +20,11 @@ Environment (all optional; the defaults are what docs/benchmarks.md reports):
   BENCH_GW_ROWS        rows per file (5000; 5 values a row)
   BENCH_GW_ROUNDS      gateway_ingest rounds, median reported (5)
   BENCH_OPEN_ROUNDS    open_json rounds, each one openssl speed run and one of ours (3)
-  BENCH_ONLY           comma list of ingest,query,gateway,open to run a subset
+  BENCH_SEALED_MSGS    ingest_sealed messages (BENCH_MSGS, 1000); points per
+                       message, items and window as ingest_plain
+  BENCH_SEALED_ROUNDS  ingest_sealed rounds, each one openssl speed run and one
+                       fresh sealed stack; medians reported (3)
+  BENCH_ONLY           comma list of ingest,query,gateway,open,sealed to run a subset
   BENCH_BROKER_NODELAY=0   leave "set_tcp_nodelay true" out of the broker's
                        config (make run and the tests ship it on)
   BENCH_CLIENT_NODELAY=0   no TCP_NODELAY on bench_ingest's connection (the
@@ -113,9 +117,10 @@ def vmhwm_mib(pid):
 class Stack:
     """mosquitto + suido-platform (+ suido-gateway) under one directory."""
 
-    def __init__(self, build, base, utility, gateways):
+    def __init__(self, build, base, utility, gateways, pki=None):
         self.build, self.dir, self.utility = build, base, utility
         self.gateways = gateways
+        self.pki = pki  # make_pki(): the gateways are then "format = json" (ingest_sealed)
         self.mqtt_port, self.http_port = free_port(), free_port()
         self.token = secrets.token_hex(32)
         self.procs = {}
@@ -179,8 +184,17 @@ log_dest file {self.dir}/log/mosquitto.file.log
         sha = hashlib.sha256(self.token.encode()).hexdigest()
         # ingest_plain and gateway_ingest measure the plaintext path (issue 2's
         # figures): the gateways are configured "format = plain" on both sides.
-        gws = "".join("[gateway %s]\nutility = %s\nformat = plain\n" % (g, self.utility)
-                      for g in self.gateways)
+        # ingest_sealed (a Stack with pki) registers them "format = json" with
+        # their data-protection certificates, as scripts/run.sh does.
+        if self.pki is None:
+            gws = "".join("[gateway %s]\nutility = %s\nformat = plain\n" % (g, self.utility)
+                          for g in self.gateways)
+            security = ""
+        else:
+            gws = "".join("[gateway %s]\nutility = %s\nformat = json\ncertificate = %s\n"
+                          % (g, self.utility, self.pki["gw"][g][1]) for g in self.gateways)
+            security = "[security]\nkey = %s\nca = %s\ncrl = %s\n" % (
+                self.pki["platform_key"], self.pki["ca"], self.pki["crl"])
         conf = self._write("platform.conf", f"""[platform]
 database = {self.db}
 timezone = Asia/Tokyo
@@ -190,7 +204,7 @@ port = {self.http_port}
 [mqtt]
 host = 127.0.0.1
 port = {self.mqtt_port}
-[utility {self.utility}]
+{security}[utility {self.utility}]
 name = ベンチ市水道局
 api_token_sha256 = {sha}
 {gws}""")
@@ -519,6 +533,118 @@ def bench_gateway(build, tmp, res):
          % (res["gateway_ingest"], res["rss_gateway"]))
 
 
+# -------------------------------------------------------------- ingest_sealed
+
+def make_pki(build, directory, gateways):
+    """Keys the way an operator makes them (tests/integration/harness.py
+    make_pki), in the bench's temp dir, never checked-in files: a CA
+    (`suido ca init`), the platform's data-protection certificate and one per
+    gateway (`suido ca issue`), and a CRL (`suido ca crl`)."""
+    ca, pki = os.path.join(directory, "ca"), os.path.join(directory, "pki")
+    os.makedirs(pki, exist_ok=True)
+
+    def suido(*args):
+        r = subprocess.run([os.path.join(build, "suido"), "ca", *args], capture_output=True,
+                           text=True, timeout=120)
+        if r.returncode != 0:
+            raise BenchError("suido ca %s failed:\n%s%s" % (" ".join(args), r.stdout, r.stderr))
+
+    suido("init", "--dir", ca, "--cn", "suido bench root")
+    out = {"ca": os.path.join(ca, "ca.crt"), "crl": os.path.join(pki, "crl.pem"), "gw": {}}
+    prefix = os.path.join(pki, "platform-dp")
+    suido("issue", "--dir", ca, "--profile", "platform", "--use", "data-protection",
+          "--cn", "suido bench platform", "--out", prefix)
+    out["platform_key"], out["platform_cert"] = prefix + ".key", prefix + ".crt"
+    for gw in gateways:
+        prefix = os.path.join(pki, gw)
+        suido("issue", "--dir", ca, "--profile", "gateway", "--use", "data-protection",
+              "--cn", gw, "--out", prefix)
+        out["gw"][gw] = (prefix + ".key", prefix + ".crt")
+    suido("crl", "--dir", ca, "--out", out["crl"])
+    return out
+
+
+def openssl_rsa2048_sign_per_s(seconds=3):
+    """`openssl speed rsa2048`: RSA-2048 private-key operations (sign) per second."""
+    r = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "rsa2048"],
+                       capture_output=True, text=True, timeout=120)
+    m = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)", r.stdout, re.M)
+    if r.returncode != 0 or not m:
+        raise BenchError("openssl speed rsa2048 gave no figure:\n" + r.stdout[-1000:] + r.stderr[-1000:])
+    return float(m.group(1))
+
+
+def sealed_round(build, base, pki, n_msgs, per_msg, n_items, window):
+    """One ingest_sealed measurement on a fresh stack whose gateway is
+    "format = json". Returns (messages/s, platform CPU seconds per message)."""
+    gw = "bench-gw"
+    st = Stack(build, base, "bench", [gw], pki=pki)
+    try:
+        st.start_broker()
+        st.start_platform()
+        os.sync()  # start each measurement with no writeback pending
+        m0 = st.metrics()
+        # bench_ingest seals every message before its clock starts; the
+        # platform's CPU is read around the whole bench_ingest run, during
+        # which the platform does nothing but store the warm-up and the run.
+        c0 = [cpu_seconds(st.pid(n)) for n in ("platform", "mosquitto")]
+        out = run_kv([os.path.join(build, "bench_ingest"), "--seal", pki["gw"][gw][0],
+                      pki["platform_cert"], "127.0.0.1", str(st.mqtt_port), "bench", gw,
+                      str(n_msgs), str(per_msg), str(n_items), str(window)], timeout=600)
+        cpu = [cpu_seconds(st.pid(n)) - c for n, c in zip(("platform", "mosquitto"), c0)]
+        m1 = st.metrics()
+        st.check_alive()
+    finally:
+        st.stop()
+    if out.get("sealed") != "1" or int(out["failed"]) != 0:
+        raise BenchError("bench_ingest did not seal, or not every ack was stored: %r" % out)
+    points = int(out["points"])
+    secs = float(out["seconds"])
+    d_points = m1["points_stored_total"] - m0["points_stored_total"] - n_items  # minus warm-up
+    d_commits = m1["db_commits_total"] - m0["db_commits_total"] - 1
+    if d_points != points:
+        raise BenchError("ingest_sealed: platform stored %d points, expected %d" % (d_points, points))
+    # The warm-up (one sealed message of n_items points) is inside the CPU
+    # window: count it as one more message.
+    cpu_per_msg = cpu[0] / (n_msgs + 1)
+    info("ingest_sealed: %.3f s = %.0f msgs/s = %.0f points/s, %d commits; tokens %.1f KB "
+         "(plaintext %.1f KB), sealed beforehand in %.2f s; CPU platform %.2f s = %.3f ms/msg, "
+         "mosquitto %.2f s"
+         % (secs, n_msgs / secs, points / secs, d_commits, int(out["bytes"]) / n_msgs / 1e3,
+            int(out["plain_bytes"]) / n_msgs / 1e3, float(out["seal_seconds"]), cpu[0],
+            cpu_per_msg * 1e3, cpu[1]))
+    shutil.rmtree(base, ignore_errors=True)
+    return n_msgs / secs, cpu_per_msg
+
+
+def bench_sealed(build, tmp, res):
+    """Sealed ingest through the broker into SQLite, as ingest_plain but with
+    every message a jose_seal token and the gateway "format = json". Ratio:
+    one RSA-2048 private operation (openssl speed, same run) over the
+    platform's CPU seconds per message."""
+    n_msgs = env_int("BENCH_SEALED_MSGS", env_int("BENCH_MSGS", 1000))
+    per_msg = env_int("BENCH_POINTS_PER_MSG", 1000)
+    n_items = env_int("BENCH_ITEMS", 10)
+    window = env_int("BENCH_WINDOW", 16)
+    rounds = env_int("BENCH_SEALED_ROUNDS", 3)
+    info("ingest_sealed: %d rounds of %d sealed msgs x %d points (%d items), window %d"
+         % (rounds, n_msgs, per_msg, n_items, window))
+    pki = make_pki(build, os.path.join(tmp, "sealed-pki"), ["bench-gw"])
+    rates, cpus, ref = [], [], []
+    for k in range(rounds):
+        ref.append(openssl_rsa2048_sign_per_s())
+        r = sealed_round(build, os.path.join(tmp, "sealed%d" % k), pki, n_msgs, per_msg,
+                         n_items, window)
+        rates.append(r[0])
+        cpus.append(r[1])
+    rate, cpu, sign = statistics.median(rates), statistics.median(cpus), statistics.median(ref)
+    info("ingest_sealed: median %.0f msgs/s, platform CPU median %.3f ms/msg (all: %s)"
+         % (rate, cpu * 1e3, " ".join("%.3f" % (c * 1e3) for c in cpus)))
+    info("ingest_sealed reference: openssl speed rsa2048 sign/s: median %.0f = %.3f ms per "
+         "private operation (all: %s)" % (sign, 1e3 / sign, " ".join("%.0f" % x for x in ref)))
+    res["ingest_sealed"] = (rate, rate * per_msg, (1.0 / sign) / cpu)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -526,7 +652,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway,open").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway,open,sealed").split(",")))
     res = {}
     t_start = time.time()
     print("suido bench: build %s, %s" % (build, time.strftime("%Y-%m-%d %H:%M:%S %Z")), flush=True)
@@ -539,6 +665,8 @@ def main():
             bench_gateway(build, a.tmp, res)
         if "open" in only:
             bench_open_json(build, res)
+        if "sealed" in only:
+            bench_sealed(build, a.tmp, res)
     except (BenchError, subprocess.TimeoutExpired) as e:
         print("bench: FAILED: %s" % e, file=sys.stderr, flush=True)
         return 1
@@ -567,6 +695,10 @@ def main():
     if "open_json" in res:
         ours, ref = res["open_json"]
         lines.append("bench open_json: %.0f opens/s ratio=%.2f" % (ours, ours / ref))
+    if "ingest_sealed" in res:
+        msgs, points, ratio = res["ingest_sealed"]
+        lines.append("bench ingest_sealed: %.0f messages/s ratio=%.2f" % (msgs, ratio))
+        lines.append("bench ingest_sealed_points: %.0f points/s ratio=%.2f" % (points, ratio))
     print("\n".join(lines), flush=True)
     return 0
 

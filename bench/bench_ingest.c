@@ -9,7 +9,15 @@
  * before the clock starts: it proves the platform is subscribed and creates
  * the items, so item_key i + 1 is item i as bench_gen.h assumes.
  *
- * usage: bench_ingest HOST PORT UTILITY GATEWAY N_MSGS POINTS_PER_MSG N_ITEMS WINDOW
+ * With --seal GATEWAY_KEY PLATFORM_CERT (PEM files; the ingest_sealed
+ * benchmark) it behaves like a gateway configured "format = json": every
+ * pre-encoded message, the warm-up included, is sealed once with jose_seal
+ * (JWS RS256 with the gateway's key, kid = GATEWAY, inside a JWE for the
+ * platform's certificate), before the clock starts, and the tokens are what
+ * is published.
+ *
+ * usage: bench_ingest [--seal GATEWAY_KEY PLATFORM_CERT] HOST PORT UTILITY GATEWAY N_MSGS
+ *                     POINTS_PER_MSG N_ITEMS WINDOW
  * Prints key=value lines on stdout; exit status 0 only when every message
  * was acked "stored".
  */
@@ -21,7 +29,9 @@
 #include <time.h>
 
 #include "bench_gen.h"
+#include "suido/cert.h"
 #include "suido/error.h"
+#include "suido/jose.h"
 #include "suido/profile.h"
 #include "suido/strbuf.h"
 
@@ -147,6 +157,47 @@ done:
 	return rc;
 }
 
+/* Replaces each of bufs[0..n) by its sealed form (jose_seal, kid = gateway).
+ * Returns the seconds it took, or -1 with a message on stderr. */
+static double seal_all(const char *key_path, const char *cert_path, const char *gateway,
+		       struct strbuf *bufs, size_t n)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	struct jose_key *signer = NULL, *recipient = NULL;
+	char err[512];
+	double t0 = bench_now(), secs = -1;
+
+	if (cert_key_load_file(key_path, &key, err, sizeof err) != SUIDO_OK ||
+	    cert_load_file(cert_path, &cert, err, sizeof err) != SUIDO_OK ||
+	    jose_key_from_pkey(key, &signer, err, sizeof err) != SUIDO_OK ||
+	    jose_key_from_pkey(X509_get0_pubkey(cert), &recipient, err, sizeof err) != SUIDO_OK) {
+		fprintf(stderr, "bench_ingest: --seal keys: %s\n", err);
+		goto done;
+	}
+	for (size_t m = 0; m < n; m++) {
+		char *tok = NULL;
+		if (jose_seal(bufs[m].data, bufs[m].len, signer, gateway, recipient, 0, &tok, err,
+			      sizeof err) != SUIDO_OK) {
+			fprintf(stderr, "bench_ingest: jose_seal: %s\n", err);
+			goto done;
+		}
+		strbuf_reset(&bufs[m]);
+		if (strbuf_puts(&bufs[m], tok) != 0) {
+			free(tok);
+			goto done;
+		}
+		free(tok);
+	}
+	secs = bench_now() - t0;
+done:
+	jose_key_free(signer);
+	jose_key_free(recipient);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return secs;
+}
+
 static size_t parse_size(const char *s, const char *what)
 {
 	char *end;
@@ -164,16 +215,23 @@ int main(int argc, char **argv)
 	struct run r = {0};
 	struct mosquitto *mosq;
 	struct strbuf *msgs, warm = STRBUF_INIT;
-	size_t n_msgs, per_msg, n_items, window, next = 0, bytes = 0;
-	const char *host, *utility, *gateway;
+	size_t n_msgs, per_msg, n_items, window, next = 0, bytes = 0, plain_bytes = 0;
+	const char *host, *utility, *gateway, *seal_key = NULL, *seal_cert = NULL;
+	double seal_secs = 0;
 	int port, rc;
 	int64_t epoch = (int64_t)time(NULL);
 	double t0, deadline, last_progress;
 	size_t last_acked = 0;
 
+	if (argc == 12 && strcmp(argv[1], "--seal") == 0) {
+		seal_key = argv[2];
+		seal_cert = argv[3];
+		argv += 3;
+		argc -= 3;
+	}
 	if (argc != 9) {
-		fprintf(stderr, "usage: bench_ingest HOST PORT UTILITY GATEWAY N_MSGS POINTS_PER_MSG "
-				"N_ITEMS WINDOW\n");
+		fprintf(stderr, "usage: bench_ingest [--seal GATEWAY_KEY PLATFORM_CERT] HOST PORT "
+				"UTILITY GATEWAY N_MSGS POINTS_PER_MSG N_ITEMS WINDOW\n");
 		return 64;
 	}
 	host = argv[1];
@@ -199,8 +257,16 @@ int main(int argc, char **argv)
 	for (size_t m = 0; m < n_msgs; m++) {
 		if (encode(utility, gateway, epoch, (uint64_t)m + 2, m, per_msg, n_items, &msgs[m]) != 0)
 			return 70;
-		bytes += msgs[m].len;
+		plain_bytes += msgs[m].len;
 	}
+	/* Sealed once, like a gateway seals each message once when it cuts it. */
+	if (seal_key) {
+		if (seal_all(seal_key, seal_cert, gateway, &warm, 1) < 0 ||
+		    (seal_secs = seal_all(seal_key, seal_cert, gateway, msgs, n_msgs)) < 0)
+			return 70;
+	}
+	for (size_t m = 0; m < n_msgs; m++)
+		bytes += msgs[m].len;
 
 	mosquitto_lib_init();
 	mosq = mosquitto_new("suido-bench-ingest", true, &r);
@@ -275,6 +341,9 @@ int main(int argc, char **argv)
 		printf("messages=%zu\npoints=%zu\nbytes=%zu\nwindow=%zu\nseconds=%.6f\n"
 		       "points_per_s=%.1f\nfailed=%zu\n",
 		       n_msgs, points, bytes, window, secs, (double)points / secs, r.failed);
+		if (seal_key)
+			printf("sealed=1\nplain_bytes=%zu\nseal_seconds=%.6f\n", plain_bytes,
+			       seal_secs);
 	}
 	mosquitto_disconnect(mosq);
 	mosquitto_loop(mosq, 50, 1);

@@ -15,7 +15,7 @@ BUILD=${1:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 PYTHON=/usr/bin/python3
 
-for b in suido-platform suido-gateway bench_ingest bench_sqlref bench_query bench_jose; do
+for b in suido suido-platform suido-gateway bench_ingest bench_sqlref bench_query bench_jose; do
   [ -x "$BUILD/$b" ] || { echo "bench: $BUILD/$b is missing: build first (make build)" >&2; exit 1; }
 done
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
