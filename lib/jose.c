@@ -766,9 +766,10 @@ int jose_seal(const void *payload, size_t len, const struct jose_key *signer, co
 	return rc;
 }
 
-int jose_open(const char *jwe, size_t len, const struct jose_key *recipient,
-	      const struct jose_key *signer, const struct jose_signer_lookup *lookup, size_t max,
-	      char **payload, size_t *plen, char **kid, char *err, size_t errlen)
+int jose_open_jws(const char *jwe, size_t len, const struct jose_key *recipient,
+		  const struct jose_key *signer, const struct jose_signer_lookup *lookup,
+		  size_t max, char **payload, size_t *plen, char **kid, char **jws_out,
+		  size_t *jws_len, char *err, size_t errlen)
 {
 	uint8_t *jws = NULL;
 	size_t jwslen = 0;
@@ -778,6 +779,10 @@ int jose_open(const char *jwe, size_t len, const struct jose_key *recipient,
 	*plen = 0;
 	if (kid)
 		*kid = NULL;
+	if (jws_out)
+		*jws_out = NULL;
+	if (jws_len)
+		*jws_len = 0;
 	if (!signer == !lookup) {
 		suido_errf(err, errlen, "jose_open: give exactly one of signer and lookup");
 		return SUIDO_ERR_INVALID;
@@ -786,7 +791,32 @@ int jose_open(const char *jwe, size_t len, const struct jose_key *recipient,
 	    SUIDO_OK)
 		rc = verify_impl((const char *)jws, jwslen, signer, lookup, max, payload, plen, kid,
 				 err, errlen);
+	/* Only a JWS that verified is handed out: the caller keeps it as the
+	 * signed original of what it stores. */
+	if (rc == SUIDO_OK && jws_out) {
+		if (!(*jws_out = dup_bytes(jws, jwslen))) {
+			rc = SUIDO_ERR_NOMEM;
+			suido_errf(err, errlen, "jws: out of memory");
+			free(*payload);
+			*payload = NULL;
+			*plen = 0;
+			if (kid) {
+				free(*kid);
+				*kid = NULL;
+			}
+		} else if (jws_len) {
+			*jws_len = jwslen;
+		}
+	}
 	/* The JWS carries the payload in clear. */
 	cjose_free_secret(jws, jwslen);
 	return rc;
+}
+
+int jose_open(const char *jwe, size_t len, const struct jose_key *recipient,
+	      const struct jose_key *signer, const struct jose_signer_lookup *lookup, size_t max,
+	      char **payload, size_t *plen, char **kid, char *err, size_t errlen)
+{
+	return jose_open_jws(jwe, len, recipient, signer, lookup, max, payload, plen, kid, NULL,
+			     NULL, err, errlen);
 }

@@ -93,10 +93,20 @@ int store_gateway_utility(struct store *s, const char *gateway, char *utility, s
 }
 
 int store_put_message(struct store *s, const char *utility, const char *gateway,
-		      const char *msg_id, int64_t received_ms, size_t n_points)
+		      const char *msg_id, int64_t received_ms, size_t n_points,
+		      const void *original, size_t original_len)
 {
 	assert(s && utility && gateway && msg_id);
-	return s->ops->put_message(s->impl, utility, gateway, msg_id, received_ms, n_points);
+	assert(original || original_len == 0);
+	return s->ops->put_message(s->impl, utility, gateway, msg_id, received_ms, n_points,
+				   original, original_len);
+}
+
+int store_get_original(struct store *s, const char *utility, const char *msg_id,
+		       store_original_fn fn, void *ctx)
+{
+	assert(s && utility && msg_id && fn);
+	return s->ops->get_original(s->impl, utility, msg_id, fn, ctx);
 }
 
 int store_put_item(struct store *s, const char *utility, const struct store_item *item,

@@ -23,12 +23,12 @@
 #include "suido/log.h"
 
 /* Version of the schema below; a database from a later one is refused. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 10000
 
 static const char schema_sql[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
-	"INSERT INTO schema_version(version) VALUES(1);"
+	"INSERT INTO schema_version(version) VALUES(2);"
 	"CREATE TABLE utilities("
 	" utility_key INTEGER PRIMARY KEY,"
 	" id TEXT NOT NULL UNIQUE,"
@@ -38,13 +38,16 @@ static const char schema_sql[] =
 	" id TEXT NOT NULL UNIQUE,"
 	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key));"
 	"CREATE INDEX gateways_utility ON gateways(utility_key);"
-	/* Message ids are kept forever: a resend after any delay is a duplicate. */
+	/* Message ids are kept forever: a resend after any delay is a duplicate.
+	 * original (v2) is the signed message as verified, NULL for a plaintext
+	 * gateway; last, so the duplicate check reads only the row's head. */
 	"CREATE TABLE messages("
 	" id TEXT NOT NULL PRIMARY KEY,"
 	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key),"
 	" gateway_key INTEGER NOT NULL REFERENCES gateways(gateway_key),"
 	" received_ms INTEGER NOT NULL,"
-	" n_points INTEGER NOT NULL) WITHOUT ROWID;"
+	" n_points INTEGER NOT NULL,"
+	" original BLOB) WITHOUT ROWID;"
 	"CREATE TABLE items("
 	" item_key INTEGER PRIMARY KEY,"
 	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key),"
@@ -63,6 +66,13 @@ static const char schema_sql[] =
 	" v REAL,"
 	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;";
 
+/* Migrations: migrate_sql[v] takes a database from version v to v + 1, run in
+ * one transaction with the version update. */
+static const char *const migrate_sql[SCHEMA_VERSION] = {
+	[1] = "ALTER TABLE messages ADD COLUMN original BLOB;"
+	      "UPDATE schema_version SET version = 2;",
+};
+
 enum stmt_id {
 	ST_BEGIN,
 	ST_COMMIT,
@@ -71,6 +81,7 @@ enum stmt_id {
 	ST_GATEWAY_OWNER,
 	ST_INSERT_GATEWAY,
 	ST_PUT_MESSAGE,
+	ST_GET_ORIGINAL,
 	ST_PUT_ITEM,
 	ST_PUT_POINT,
 	ST_LIST_ITEMS,
@@ -92,10 +103,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 			     " JOIN utilities u ON u.utility_key = g.utility_key WHERE g.id = ?1",
 	[ST_INSERT_GATEWAY] = "INSERT INTO gateways(id, utility_key)"
 			      " SELECT ?2, utility_key FROM utilities WHERE id = ?1",
-	[ST_PUT_MESSAGE] = "INSERT INTO messages(id, utility_key, gateway_key, received_ms, n_points)"
-			   " SELECT ?3, u.utility_key, g.gateway_key, ?4, ?5 FROM utilities u"
+	[ST_PUT_MESSAGE] = "INSERT INTO messages(id, utility_key, gateway_key, received_ms, n_points,"
+			   " original)"
+			   " SELECT ?3, u.utility_key, g.gateway_key, ?4, ?5, ?6 FROM utilities u"
 			   " JOIN gateways g ON g.utility_key = u.utility_key"
 			   " WHERE u.id = ?1 AND g.id = ?2",
+	[ST_GET_ORIGINAL] = "SELECT m.original FROM utilities u"
+			    " JOIN messages m ON m.utility_key = u.utility_key"
+			    " WHERE u.id = ?1 AND m.id = ?2",
 	[ST_PUT_ITEM] = "INSERT INTO items(utility_key, id, name, unit, facility)"
 			" SELECT utility_key, ?2, ?3, ?4, ?5 FROM utilities WHERE id = ?1"
 			" ON CONFLICT(utility_key, id) DO UPDATE SET name = excluded.name,"
@@ -247,6 +262,46 @@ cleanup:
 	return rc;
 }
 
+/* Brings an older database to SCHEMA_VERSION in place, one transaction under
+ * the write lock that re-reads the version inside it, so two processes
+ * opening the same old file migrate it once. */
+static int migrate(struct store_sqlite *q, char *err, size_t errlen)
+{
+	int version, n_tables, rc, ret = SUIDO_ERR_DB, in_tx = 0;
+
+	rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto db_error;
+	in_tx = 1;
+	rc = read_version(q->db, &version, &n_tables);
+	if (rc != SQLITE_OK)
+		goto db_error;
+	if (version <= 0 || version > SCHEMA_VERSION) {
+		suido_errf(err, errlen, "schema_version changed during the migration (%d)", version);
+		goto cleanup;
+	}
+	for (; version < SCHEMA_VERSION; version++) {
+		log_info("store", "migrating the database from schema version %d to %d", version,
+			 version + 1);
+		rc = sqlite3_exec(q->db, migrate_sql[version], NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto db_error;
+	}
+	rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto db_error;
+	in_tx = 0;
+	ret = SUIDO_OK;
+	goto cleanup;
+db_error:
+	ret = (rc & 0xff) == SQLITE_FULL ? SUIDO_ERR_FULL : SUIDO_ERR_DB;
+	suido_errf(err, errlen, "schema migration: %s", sqlite3_errmsg(q->db));
+cleanup:
+	if (in_tx)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
 /* Creates the schema on an empty database, or checks the version of an
  * existing one. Creation runs under a write lock and re-reads the version
  * inside it, so two processes opening a new file at once create it once. */
@@ -290,7 +345,10 @@ static int check_schema(struct store_sqlite *q, char *err, size_t errlen)
 			SCHEMA_VERSION);
 		goto cleanup;
 	}
-	/* version < SCHEMA_VERSION: no earlier versions exist yet to migrate. */
+	if (version < SCHEMA_VERSION) {
+		ret = migrate(q, err, errlen);
+		goto cleanup;
+	}
 	ret = SUIDO_OK;
 	goto cleanup;
 db_error:
@@ -469,7 +527,8 @@ static int sqlite_gateway_utility(void *impl, const char *gateway, char *utility
 }
 
 static int sqlite_put_message(void *impl, const char *utility, const char *gateway,
-			      const char *msg_id, int64_t received_ms, size_t n_points)
+			      const char *msg_id, int64_t received_ms, size_t n_points,
+			      const void *original, size_t original_len)
 {
 	struct store_sqlite *q = impl;
 	sqlite3_stmt *st = q->st[ST_PUT_MESSAGE];
@@ -481,6 +540,10 @@ static int sqlite_put_message(void *impl, const char *utility, const char *gatew
 	bind_str(st, 3, msg_id);
 	sqlite3_bind_int64(st, 4, received_ms);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)n_points);
+	if (original)
+		sqlite3_bind_blob64(st, 6, original, original_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		if (sqlite3_changes(q->db) == 0)
@@ -489,6 +552,40 @@ static int sqlite_put_message(void *impl, const char *utility, const char *gatew
 		ret = SUIDO_ERR_EXISTS;
 	} else {
 		ret = fail(q, rc, "put message");
+	}
+	sqlite3_reset(st);
+	/* original is the caller's and only borrowed for this call */
+	sqlite3_bind_null(st, 6);
+	return ret;
+}
+
+static int sqlite_get_original(void *impl, const char *utility, const char *msg_id,
+			       store_original_fn fn, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_GET_ORIGINAL];
+	int rc, ret;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, msg_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+			ret = SUIDO_ERR_NOTFOUND; /* a plaintext gateway's message */
+		} else {
+			const void *data = sqlite3_column_blob(st, 0);
+			size_t n = (size_t)sqlite3_column_bytes(st, 0);
+			if (!data && n > 0) {
+				ret = SUIDO_ERR_NOMEM;
+			} else {
+				fn(ctx, data ? data : "", n);
+				ret = SUIDO_OK;
+			}
+		}
+	} else if (rc == SQLITE_DONE) {
+		ret = SUIDO_ERR_NOTFOUND;
+	} else {
+		ret = fail(q, rc, "get original");
 	}
 	sqlite3_reset(st);
 	return ret;
@@ -785,6 +882,7 @@ const struct store_ops store_sqlite_ops = {
 	.put_gateway = sqlite_put_gateway,
 	.gateway_utility = sqlite_gateway_utility,
 	.put_message = sqlite_put_message,
+	.get_original = sqlite_get_original,
 	.put_item = sqlite_put_item,
 	.put_point = sqlite_put_point,
 	.list_items = sqlite_list_items,

@@ -143,4 +143,17 @@ int jose_open(const char *jwe, size_t len, const struct jose_key *recipient,
 	      const struct jose_key *signer, const struct jose_signer_lookup *lookup, size_t max,
 	      char **payload, size_t *plen, char **kid, char *err, size_t errlen);
 
+/*
+ * jose_open that also hands back the signed original: when jws is not NULL,
+ * *jws is the JWS compact serialization the JWE carried, exactly the bytes
+ * that verified (malloc'ed, NUL after the *jws_len bytes; jws_len may be
+ * NULL). It holds the payload in clear: cleanse it before free() where the
+ * payload is secret. Set only on SUIDO_OK (else NULL and 0); the return codes
+ * are jose_open's.
+ */
+int jose_open_jws(const char *jwe, size_t len, const struct jose_key *recipient,
+		  const struct jose_key *signer, const struct jose_signer_lookup *lookup,
+		  size_t max, char **payload, size_t *plen, char **kid, char **jws,
+		  size_t *jws_len, char *err, size_t errlen);
+
 #endif

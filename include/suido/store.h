@@ -35,6 +35,8 @@ struct store_point {
  * on, nonzero to stop (the query then returns SUIDO_OK). */
 typedef int (*store_item_fn)(void *ctx, const struct store_item *item);
 typedef int (*store_point_fn)(void *ctx, const struct store_point *p);
+/* The signed original of a message: data[len], borrowed for the call only. */
+typedef void (*store_original_fn)(void *ctx, const void *data, size_t len);
 
 struct store_ops {
 	const char *name;
@@ -46,7 +48,10 @@ struct store_ops {
 	int (*put_gateway)(void *impl, const char *utility, const char *gateway);
 	int (*gateway_utility)(void *impl, const char *gateway, char *utility, size_t len);
 	int (*put_message)(void *impl, const char *utility, const char *gateway,
-			   const char *msg_id, int64_t received_ms, size_t n_points);
+			   const char *msg_id, int64_t received_ms, size_t n_points,
+			   const void *original, size_t original_len);
+	int (*get_original)(void *impl, const char *utility, const char *msg_id,
+			    store_original_fn fn, void *ctx);
 	int (*put_item)(void *impl, const char *utility, const struct store_item *item,
 			int64_t *item_key);
 	int (*put_point)(void *impl, int64_t item_key, int64_t t_ms, double v);
@@ -94,12 +99,25 @@ int store_put_gateway(struct store *s, const char *utility, const char *gateway)
 int store_gateway_utility(struct store *s, const char *gateway, char *utility, size_t len);
 
 /*
- * Records a received message id (unique over the whole store, forever).
- * SUIDO_OK, or SUIDO_ERR_EXISTS when the id was stored before (a resend: the
- * caller answers "duplicate" and stores nothing else).
+ * Records a received message id (unique over the whole store, forever) and,
+ * when original is not NULL, its signed original original[original_len] as
+ * received (for a sealed gateway: the verified JWS compact serialization, so
+ * the stored values can be verified again later; NULL for a plaintext one).
+ * SUIDO_OK, SUIDO_ERR_EXISTS when the id was stored before (a resend: the
+ * caller answers "duplicate" and stores nothing else), SUIDO_ERR_NOTFOUND
+ * when gateway is not registered to utility.
  */
 int store_put_message(struct store *s, const char *utility, const char *gateway,
-		      const char *msg_id, int64_t received_ms, size_t n_points);
+		      const char *msg_id, int64_t received_ms, size_t n_points,
+		      const void *original, size_t original_len);
+
+/*
+ * Calls fn once with the signed original stored with message msg_id of
+ * utility. SUIDO_ERR_NOTFOUND when utility has no such message (another
+ * utility's message is not found either) or it was stored without one.
+ */
+int store_get_original(struct store *s, const char *utility, const char *msg_id,
+		       store_original_fn fn, void *ctx);
 
 /* Inserts or updates (name, unit, facility) an item of utility; *item_key
  * receives the backend key to pass to store_put_point. */

@@ -11,6 +11,7 @@
 
 #include "cmd_ca.h"
 #include "cmd_mask.h"
+#include "cmd_original.h"
 #include "cmd_seal.h"
 #include "suido/profile.h"
 
@@ -25,6 +26,9 @@ static void usage(FILE *f)
 		   "  mask | unmask --key FILE  mask values with a utility's key, or unmask them\n"
 		   "  mask-key new --out FILE   make a utility masking key\n"
 		   "  ca init | issue | revoke | crl ...  the platform's certificate authority\n"
+		   "  original export --db DB --utility ID --message ID [--out FILE]\n"
+		   "                            the signed original the platform stored with a\n"
+		   "                            message (check it with suido verify --format json)\n"
 		   "  token new [--utility ID]  mint a bearer token for the AP interface; prints\n"
 		   "                            the token (give it to the utility's application)\n"
 		   "                            and the platform.conf line holding its SHA-256\n"
@@ -101,6 +105,8 @@ int main(int argc, char **argv)
 		return cmd_mask(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ca") == 0)
 		return cmd_ca(argc - 1, argv + 1);
+	if (strcmp(argv[1], "original") == 0)
+		return cmd_original(argc - 1, argv + 1);
 	fprintf(stderr, "suido: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return 64;

@@ -70,11 +70,14 @@ static int parse_topic(const char *prefix, const char *topic, char *utility, cha
 	return profile_name_valid(utility) && profile_name_valid(gateway) ? 0 : -1;
 }
 
-/* Stores one decoded, authorised message. SUIDO_OK, _EXISTS (duplicate), or a
- * store error that aborts the batch. */
-static int store_msg(struct ingest *in, const struct profile_msg *msg, int64_t now)
+/* Stores one decoded, authorised message with its signed original (NULL for
+ * a plaintext gateway) in the batch's transaction. SUIDO_OK, _EXISTS
+ * (duplicate), or a store error that aborts the batch. */
+static int store_msg(struct ingest *in, const struct profile_msg *msg, const char *original,
+		     size_t original_len, int64_t now)
 {
-	int rc = store_put_message(in->st, msg->utility, msg->gateway, msg->id, now, msg->n_points);
+	int rc = store_put_message(in->st, msg->utility, msg->gateway, msg->id, now, msg->n_points,
+				   original, original_len);
 
 	if (rc != SUIDO_OK)
 		return rc;
@@ -124,11 +127,13 @@ static int find_signer(void *ctx, const char *kid, const struct jose_key **key)
 
 /*
  * Opens a json gateway's sealed message: one RSA private-key operation
- * (jose_open), after the cheap checks. SUIDO_OK and *plain (caller frees), or
- * SUIDO_ERR_NOMEM, or any other code with the refusal in why.
+ * (jose_open), after the cheap checks. SUIDO_OK, *plain and *jws (the
+ * verified inner JWS, kept as the message's signed original; caller frees
+ * both), or SUIDO_ERR_NOMEM, or any other code with the refusal in why.
  */
 static int open_sealed(struct ingest *in, const struct plat_gateway *gw, const void *payload,
-		       size_t len, char **plain, size_t *plen, char *why, size_t whylen)
+		       size_t len, char **plain, size_t *plen, char **jws, size_t *jwslen,
+		       char *why, size_t whylen)
 {
 	const char *refusal = NULL;
 	struct signer_ctx sc = {gw->id, NULL, 0, ""};
@@ -138,6 +143,8 @@ static int open_sealed(struct ingest *in, const struct plat_gateway *gw, const v
 
 	*plain = NULL;
 	*plen = 0;
+	*jws = NULL;
+	*jwslen = 0;
 	sc.key = gwkeys_gateway(in->keys, gw, &refusal);
 	if (!sc.key) {
 		snprintf(why, whylen, "%s", refusal);
@@ -148,8 +155,9 @@ static int open_sealed(struct ingest *in, const struct plat_gateway *gw, const v
 				      "tokens)", gw->id);
 		return SUIDO_ERR_INVALID;
 	}
-	rc = jose_open(payload, len, gwkeys_platform(in->keys), NULL, &lookup,
-		       in->cfg->max_message_bytes, plain, plen, NULL, err, sizeof err);
+	rc = jose_open_jws(payload, len, gwkeys_platform(in->keys), NULL, &lookup,
+			   in->cfg->max_message_bytes, plain, plen, NULL, jws, jwslen, err,
+			   sizeof err);
 	if (rc == SUIDO_OK || rc == SUIDO_ERR_NOMEM)
 		return rc;
 	if (sc.mismatch)
@@ -178,8 +186,8 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 		const char *id = "";
 		const void *body = payloads[i];
 		size_t blen = lens[i];
-		char *plain = NULL;
-		size_t plen = 0;
+		char *plain = NULL, *jws = NULL;
+		size_t plen = 0, jwslen = 0;
 
 		ack_topic[i][0] = '\0';
 		strbuf_reset(&acks[i]);
@@ -199,7 +207,8 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 			goto reject;
 		}
 		if (gw->format == PLAT_FORMAT_JSON) {
-			rc = open_sealed(in, gw, payloads[i], lens[i], &plain, &plen, why, sizeof why);
+			rc = open_sealed(in, gw, payloads[i], lens[i], &plain, &plen, &jws, &jwslen,
+					 why, sizeof why);
 			if (rc == SUIDO_ERR_NOMEM)
 				goto abort;
 			if (rc != SUIDO_OK)
@@ -219,7 +228,7 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 				 msg->utility, msg->gateway, utility, gateway);
 			goto reject;
 		}
-		rc = store_msg(in, msg, now);
+		rc = store_msg(in, msg, jws, jwslen, now);
 		if (rc == SUIDO_ERR_NOTFOUND) {
 			/* the store does not know the gateway for that utility (the
 			 * configuration and the database disagree): refuse this one
@@ -240,6 +249,7 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 		}
 		profile_msg_free(msg);
 		free(plain);
+		free(jws);
 		continue;
 refuse:
 		/* the sealed transport refused it: nothing was read from it */
@@ -249,6 +259,7 @@ refuse:
 		rej++;
 		profile_ack_encode("", PROFILE_ACK_REJECTED, why, &acks[i]);
 		free(plain);
+		free(jws);
 		continue;
 reject:
 		log_warn("ingest", "rejected message %s from %s/%s: %s", *id ? id : "(no id)",
@@ -259,10 +270,12 @@ reject:
 		profile_ack_encode(id, PROFILE_ACK_REJECTED, why, &acks[i]);
 		profile_msg_free(msg);
 		free(plain);
+		free(jws);
 		continue;
 abort:
 		profile_msg_free(msg);
 		free(plain);
+		free(jws);
 		store_rollback(in->st);
 		metrics_add(in->m, MET_DB_ERRORS, 1);
 		log_error("ingest", "store failed, batch of %zu rolled back: %s", n,

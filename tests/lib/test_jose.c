@@ -458,6 +458,30 @@ static void test_seal_open(void **state)
 	assert_int_equal(jose_decrypt(jwe, strlen(jwe), b, 0, &inner, &n, err, sizeof err),
 			 SUIDO_OK);
 	assert_int_equal(verify_rc(inner, a_pub), SUIDO_OK);
+
+	/* jose_open_jws hands out that same JWS, which verifies on its own */
+	{
+		char *jws = NULL;
+		size_t jn = 0;
+		assert_int_equal(jose_open_jws(jwe, strlen(jwe), b, a_pub, NULL, 0, &pl, &hn, NULL,
+					       &jws, &jn, err, sizeof err),
+				 SUIDO_OK);
+		assert_string_equal(pl, PAYLOAD);
+		assert_int_equal(jn, n);
+		assert_int_equal(strlen(jws), jn);
+		assert_memory_equal(jws, inner, n);
+		assert_int_equal(verify_rc(jws, a_pub), SUIDO_OK);
+		free(pl);
+		free(jws);
+		/* nothing is handed out when the signature does not verify */
+		jws = (char *)"x";
+		assert_int_equal(jose_open_jws(jwe, strlen(jwe), b, b, NULL, 0, &pl, &hn, NULL,
+					       &jws, &jn, err, sizeof err),
+				 SUIDO_ERR_SIGNATURE);
+		assert_null(jws);
+		assert_int_equal(jn, 0);
+		assert_null(pl);
+	}
 	free(inner);
 
 	/* the signer chosen by kid */

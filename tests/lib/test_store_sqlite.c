@@ -4,8 +4,10 @@
  * upsert, half-open ordered limited ranges, latest values, tenant isolation
  * between utilities holding the same item ids, gateway ownership, the
  * integrity check (including one that must fail), and persistence across a
- * reopen, and a full disk (a shim VFS whose writes fail as ENOSPC does)
- * reported as SUIDO_ERR_FULL with nothing half-stored. Every database lives in its own
+ * reopen, a full disk (a shim VFS whose writes fail as ENOSPC does)
+ * reported as SUIDO_ERR_FULL with nothing half-stored, the signed original
+ * kept with a message (tenant-scoped), and the in-place migration of a
+ * version 1 database. Every database lives in its own
  * mkdtemp directory.
  */
 #include <math.h>
@@ -156,7 +158,7 @@ static void test_schema(void **state)
 	char err[256] = "";
 
 	assert_string_equal(store_backend(f->s), "sqlite");
-	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_journal_mode"
 					  " WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"
@@ -176,7 +178,7 @@ static void test_schema(void **state)
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_ERR_DB);
 	assert_null(s2);
 	assert_non_null(strstr(err, "newer"));
-	raw_exec(f->path, "UPDATE schema_version SET version = 1");
+	raw_exec(f->path, "UPDATE schema_version SET version = 2");
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_OK);
 	store_close(s2);
 }
@@ -205,7 +207,7 @@ static void test_duplicate_message(void **state)
 
 	seed(f->s, "u1", ids, 1, &key);
 	assert_int_equal(store_begin(f->s), SUIDO_OK);
-	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:1", 1000, 2), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:1", 1000, 2, NULL, 0), SUIDO_OK);
 	assert_int_equal(store_put_point(f->s, key, 1000, 1.5), SUIDO_OK);
 	assert_int_equal(store_put_point(f->s, key, 2000, 2.5), SUIDO_OK);
 	assert_int_equal(store_commit(f->s), SUIDO_OK);
@@ -216,7 +218,7 @@ static void test_duplicate_message(void **state)
 	assert_int_equal(store_put_item(f->s, "u1", &extra, &key2), SUIDO_OK);
 	assert_int_equal(store_put_point(f->s, key2, 1000, 9.0), SUIDO_OK);
 	assert_int_equal(store_put_point(f->s, key, 3000, 9.0), SUIDO_OK);
-	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:1", 5000, 2),
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:1", 5000, 2, NULL, 0),
 			 SUIDO_ERR_EXISTS);
 	assert_int_equal(store_rollback(f->s), SUIDO_OK);
 
@@ -232,11 +234,11 @@ static void test_duplicate_message(void **state)
 	 * duplicate too; a gateway not registered to the utility is refused. */
 	seed(f->s, "u2", ids, 1, &key2);
 	assert_int_equal(store_begin(f->s), SUIDO_OK);
-	assert_int_equal(store_put_message(f->s, "u2", "u2-gw1", "u1-gw1:1:1", 1, 0),
+	assert_int_equal(store_put_message(f->s, "u2", "u2-gw1", "u1-gw1:1:1", 1, 0, NULL, 0),
 			 SUIDO_ERR_EXISTS);
-	assert_int_equal(store_put_message(f->s, "u2", "u1-gw1", "u1-gw1:1:2", 1, 0),
+	assert_int_equal(store_put_message(f->s, "u2", "u1-gw1", "u1-gw1:1:2", 1, 0, NULL, 0),
 			 SUIDO_ERR_NOTFOUND);
-	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:2", 1, 0), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:1:2", 1, 0, NULL, 0), SUIDO_OK);
 	assert_int_equal(store_commit(f->s), SUIDO_OK);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM messages"), 2);
 
@@ -482,7 +484,8 @@ static void test_reopen_persists(void **state)
 
 	seed(f->s, "A", ids, 1, &key);
 	assert_int_equal(store_begin(f->s), SUIDO_OK);
-	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 1, 2), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 1, 2, NULL, 0),
+			 SUIDO_OK);
 	assert_int_equal(store_put_point(f->s, key, 1000, 1.0), SUIDO_OK);
 	assert_int_equal(store_put_point(f->s, key, 2000, 2.0), SUIDO_OK);
 	assert_int_equal(store_commit(f->s), SUIDO_OK);
@@ -498,7 +501,8 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(store_latest(f->s, "A", "flow", &p), SUIDO_OK);
 	assert_int_equal(p.t_ms, 2000);
 	assert_int_equal(store_begin(f->s), SUIDO_OK);
-	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 9, 2), SUIDO_ERR_EXISTS);
+	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 9, 2, NULL, 0),
+			 SUIDO_ERR_EXISTS);
 	assert_int_equal(store_rollback(f->s), SUIDO_OK);
 	if (store_integrity_check(f->s, err, sizeof err) != SUIDO_OK)
 		fail_msg("integrity: %s", err);
@@ -670,6 +674,156 @@ static void test_disk_full(void **state)
 		fail_msg("integrity: %s", err);
 }
 
+/* Copies a message's original into a fixed buffer. */
+struct orig {
+	char data[256];
+	size_t len;
+	int calls;
+};
+
+static void collect_original(void *ctx, const void *data, size_t len)
+{
+	struct orig *o = ctx;
+
+	assert_true(len < sizeof o->data);
+	memcpy(o->data, data, len);
+	o->len = len;
+	o->calls++;
+}
+
+static void test_original(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"flow"};
+	static const char jws[] = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\0tail"; /* with a NUL */
+	int64_t ka, kb;
+	struct orig o = {0};
+
+	seed(f->s, "A", ids, 1, &ka);
+	seed(f->s, "B", ids, 1, &kb);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 1, 0, jws,
+					   sizeof jws - 1),
+			 SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:2", 1, 0, NULL, 0),
+			 SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "B", "B-gw1", "B-gw1:1:1", 1, 0, "b", 1),
+			 SUIDO_OK);
+	/* A duplicate keeps the first original. */
+	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 2, 0, "x", 1),
+			 SUIDO_ERR_EXISTS);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+
+	assert_int_equal(store_get_original(f->s, "A", "A-gw1:1:1", collect_original, &o),
+			 SUIDO_OK);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.len, sizeof jws - 1);
+	assert_memory_equal(o.data, jws, sizeof jws - 1);
+	assert_int_equal(raw_int(f->path, "SELECT typeof(original) = 'blob' FROM messages"
+					  " WHERE id = 'A-gw1:1:1'"), 1);
+
+	/* A plaintext gateway's message has none; an unknown id neither. */
+	o.calls = 0;
+	assert_int_equal(store_get_original(f->s, "A", "A-gw1:1:2", collect_original, &o),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_get_original(f->s, "A", "A-gw1:9:9", collect_original, &o),
+			 SUIDO_ERR_NOTFOUND);
+	/* Tenant isolation: another utility's message is not found, whichever
+	 * side asks; an unknown utility finds nothing. */
+	assert_int_equal(store_get_original(f->s, "B", "A-gw1:1:1", collect_original, &o),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_get_original(f->s, "A", "B-gw1:1:1", collect_original, &o),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_get_original(f->s, "C", "A-gw1:1:1", collect_original, &o),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(o.calls, 0);
+	assert_int_equal(store_get_original(f->s, "B", "B-gw1:1:1", collect_original, &o),
+			 SUIDO_OK);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(o.data[0], 'b');
+}
+
+/* The schema of version 1, as the first release created it. */
+static const char schema_v1[] =
+	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
+	"INSERT INTO schema_version(version) VALUES(1);"
+	"CREATE TABLE utilities(utility_key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL);"
+	"CREATE TABLE gateways(gateway_key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key));"
+	"CREATE INDEX gateways_utility ON gateways(utility_key);"
+	"CREATE TABLE messages(id TEXT NOT NULL PRIMARY KEY,"
+	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key),"
+	" gateway_key INTEGER NOT NULL REFERENCES gateways(gateway_key),"
+	" received_ms INTEGER NOT NULL, n_points INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE items(item_key INTEGER PRIMARY KEY,"
+	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key), id TEXT NOT NULL,"
+	" name TEXT NOT NULL, unit TEXT NOT NULL, facility TEXT NOT NULL,"
+	" UNIQUE(utility_key, id));"
+	"CREATE TABLE points(item_key INTEGER NOT NULL, t INTEGER NOT NULL, v REAL,"
+	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;"
+	"INSERT INTO utilities VALUES(1, 'A', 'Utility A');"
+	"INSERT INTO gateways VALUES(1, 'A-gw1', 1);"
+	"INSERT INTO messages VALUES('A-gw1:1:1', 1, 1, 1000, 1);"
+	"INSERT INTO items VALUES(1, 1, 'flow', 'Flow', 'm3/h', '');"
+	"INSERT INTO points VALUES(1, 1000, 4.5);";
+
+static void test_migrate_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	struct store_point p;
+	struct orig o = {0};
+	char path[160], err[256] = "";
+
+	snprintf(path, sizeof path, "%s/v1.db", f->dir);
+	raw_exec(path, "PRAGMA journal_mode=WAL");
+	raw_exec(path, schema_v1);
+	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), 1);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('messages')"
+				       " WHERE name = 'original' AND type = 'BLOB'"), 1);
+	/* Everything of version 1 is still there; its messages have no original. */
+	assert_int_equal(store_latest(s, "A", "flow", &p), SUIDO_OK);
+	assert_int_equal(p.t_ms, 1000);
+	assert_true(p.v == 4.5);
+	assert_int_equal(store_get_original(s, "A", "A-gw1:1:1", collect_original, &o),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_begin(s), SUIDO_OK);
+	assert_int_equal(store_put_message(s, "A", "A-gw1", "A-gw1:1:1", 2, 0, "x", 1),
+			 SUIDO_ERR_EXISTS);
+	assert_int_equal(store_put_message(s, "A", "A-gw1", "A-gw1:1:2", 2, 0, "sig", 3),
+			 SUIDO_OK);
+	assert_int_equal(store_commit(s), SUIDO_OK);
+	assert_int_equal(store_get_original(s, "A", "A-gw1:1:2", collect_original, &o),
+			 SUIDO_OK);
+	assert_int_equal(o.len, 3);
+	assert_memory_equal(o.data, "sig", 3);
+	if (store_integrity_check(s, err, sizeof err) != SUIDO_OK)
+		fail_msg("integrity: %s", err);
+	store_close(s);
+	s = NULL;
+	/* Reopening the migrated file migrates nothing more. */
+	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 2);
+	store_close(s);
+	/* A failed migration leaves version 1 as it was: a v1 file whose
+	 * messages already have the column cannot take it a second time. */
+	raw_exec(path, "UPDATE schema_version SET version = 1");
+	s = NULL;
+	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_ERR_DB);
+	assert_null(s);
+	assert_non_null(strstr(err, "migration"));
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 1);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/v1.db-wal", f->dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/v1.db-shm", f->dir);
+	unlink(path);
+}
+
 static void test_open_errors(void **state)
 {
 	struct store *s = NULL;
@@ -696,6 +850,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_original, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 	};
 

@@ -158,6 +158,22 @@ static char *sealed(const char *plain, int signer, const char *kid)
 	return tok;
 }
 
+struct copied {
+	char *data;
+	size_t len;
+};
+
+static void copy_original(void *ctx, const void *data, size_t len)
+{
+	struct copied *c = ctx;
+
+	c->data = malloc(len + 1);
+	assert_non_null(c->data);
+	memcpy(c->data, data, len);
+	c->data[len] = '\0';
+	c->len = len;
+}
+
 static void test_sealed_transport(void **state)
 {
 	enum { N = 10 };
@@ -262,6 +278,31 @@ static void test_sealed_transport(void **state)
 	assert_int_equal(metrics_get(m, MET_MSG_REJECTED), 7);
 	assert_int_equal(store_count_points(st, "demo", &points), SUIDO_OK);
 	assert_int_equal(points, 2);
+
+	/* The stored sealed message keeps the JWS it was verified from, as the
+	 * first token carried it (the duplicate's fresh seal changes nothing);
+	 * the plain gateway's message has no original. */
+	{
+		char *jws = NULL, *pl = NULL;
+		size_t n = 0;
+		struct copied got = {0};
+		assert_int_equal(jose_decrypt(owned[0], strlen(owned[0]), gwkeys_platform(keys), 0, &jws,
+					      &n, err, sizeof err),
+				 SUIDO_OK);
+		assert_int_equal(store_get_original(st, "demo", "gw1:1:1", copy_original, &got),
+				 SUIDO_OK);
+		assert_int_equal(got.len, n);
+		assert_memory_equal(got.data, jws, n);
+		assert_int_equal(jose_verify(got.data, got.len, E.gw_key[0], 0, &pl, &n, NULL, err,
+					     sizeof err),
+				 SUIDO_OK);
+		assert_string_equal(pl, m1);
+		free(pl);
+		free(jws);
+		free(got.data);
+		assert_int_equal(store_get_original(st, "demo", "gw4:1:4", copy_original, &got),
+				 SUIDO_ERR_NOTFOUND);
+	}
 
 	for (int i = 0; i < N; i++) {
 		free(owned[i]);
