@@ -18,8 +18,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 					      "max_file_bytes", "encoding", NULL};
 	static const char *const send_keys[] = {"batch_points", "interval_ms", "ack_timeout_ms",
 						"window", "retention_days", NULL};
-	static const char *const mqtt_keys[] = {"host", "port", "keepalive", "topic_prefix",
-						NULL};
+	static const char *const mqtt_keys[] = {"host",   "port",     "keepalive", "topic_prefix",
+						"cafile", "certfile", "keyfile",   NULL};
 	static const char *const sec_keys[] = {"format", "key", "platform_certificate", "ca",
 					       NULL};
 	struct conf *c = NULL, *mc = NULL;
@@ -135,6 +135,9 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		if (conf_get_str(c, s, "topic_prefix", 0, "suido/v1", &v, err, errlen))
 			goto fail;
 		g->topic_prefix = strdup(v);
+		if ((rc = tlsfiles_from_conf(c, s, &g->mqtt_tls, err, errlen)) != SUIDO_OK)
+			goto fail;
+		rc = SUIDO_ERR_CONFIG;
 	} else {
 		g->mqtt_host = strdup("127.0.0.1");
 		g->topic_prefix = strdup("suido/v1");
@@ -208,6 +211,7 @@ void gw_config_free(struct gw_config *g)
 	free(g->log_level);
 	free(g->mqtt_host);
 	free(g->topic_prefix);
+	tlsfiles_clear(&g->mqtt_tls);
 	mapping_free(g->mapping);
 	free(g->key_path);
 	free(g->platform_cert_path);

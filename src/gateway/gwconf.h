@@ -11,6 +11,7 @@
 
 #include "suido/mapping.h"
 #include "suido/textenc.h"
+#include "suido/tlsfiles.h"
 
 /* How data messages travel (docs/protocol.md): sealed (JWE of a JWS, the
  * default) or plaintext JSON (tests and the plaintext benchmark only). */
@@ -35,6 +36,7 @@ struct gw_config {
 	int mqtt_port;
 	int mqtt_keepalive;
 	char *topic_prefix;
+	struct tlsfiles mqtt_tls; /* [mqtt] cafile, certfile, keyfile; all NULL: plaintext */
 	struct mapping *mapping; /* loaded from mapping_path */
 	/* [security]: the key files are only named here; gwseal loads them */
 	enum gw_format format;

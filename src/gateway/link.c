@@ -6,6 +6,7 @@
 #include "link.h"
 
 #include <mosquitto.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct link {
 	char *host;
 	int port;
 	int keepalive;
+	int tls;
 	int connected;     /* TCP connected */
 	int subscribed;
 	int ever_connected;
@@ -59,8 +61,8 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int qos_count,
 	l->subscribed = 1;
 	l->generation++;
 	l->backoff_ms = 200;
-	log_info("link", "connected to %s:%d (generation %llu)", l->host, l->port,
-		 (unsigned long long)l->generation);
+	log_info("link", "connected to %s:%d over %s (generation %llu)", l->host, l->port,
+		 l->tls ? "TLS" : "plaintext MQTT", (unsigned long long)l->generation);
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc)
@@ -122,6 +124,21 @@ int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struc
 	 * one back until the previous was acknowledged. */
 	mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_max_inflight_messages_set(l->mosq, cfg->max_inflight);
+	if (cfg->cafile && cfg->certfile && cfg->keyfile) {
+		/* Peer verification and the broker's name (host must be in its
+		 * certificate's SAN) stay on: no mosquitto_tls_insecure_set. */
+		int rc = mosquitto_tls_set(l->mosq, cfg->cafile, NULL, cfg->certfile, cfg->keyfile,
+					   NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_opts_set(l->mosq, SSL_VERIFY_PEER, "tlsv1.2", NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			snprintf(err, errlen, "link: TLS files refused by libmosquitto: %s",
+				 mosquitto_strerror(rc));
+			link_free(l);
+			return SUIDO_ERR_CONFIG;
+		}
+		l->tls = 1;
+	}
 	mosquitto_will_set(l->mosq, l->topic_status, 7, "offline", 1, true);
 	mosquitto_connect_callback_set(l->mosq, on_connect);
 	mosquitto_subscribe_callback_set(l->mosq, on_subscribe);

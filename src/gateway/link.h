@@ -24,6 +24,11 @@ struct link_config {
 	const char *utility;
 	const char *gateway;
 	unsigned max_inflight;
+	/* TLS with a client certificate when all three are given (checked at
+	 * start by tlsfiles); all NULL: plaintext (benchmarks only) */
+	const char *cafile;
+	const char *certfile;
+	const char *keyfile;
 };
 
 /* Called from link_loop for every ack received; strings borrowed for the call. */
@@ -33,8 +38,8 @@ typedef void (*link_ack_fn)(void *ctx, const char *msg_id, enum profile_ack_stat
 struct link;
 
 /* Creates the client (does not connect yet). SUIDO_OK and *out (free with
- * link_free), or SUIDO_ERR_NOMEM / _CONFIG with detail in err. cfg strings are
- * copied. */
+ * link_free), or SUIDO_ERR_NOMEM / _CONFIG (the TLS files refused) with detail
+ * in err. cfg strings are copied. */
 int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struct link **out,
 	     char *err, size_t errlen);
 

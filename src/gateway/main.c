@@ -183,8 +183,19 @@ int main(int argc, char **argv)
 	snprintf(dbpath, sizeof dbpath, "%s/queue.db", g->state_dir);
 	if (queue_open(dbpath, g->utility, g->id, &q, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
-	struct link_config lc = {g->mqtt_host, g->mqtt_port, g->mqtt_keepalive, g->id,
-				 g->topic_prefix, g->utility, g->id, g->window};
+	struct link_config lc = {
+		.host = g->mqtt_host,
+		.port = g->mqtt_port,
+		.keepalive = g->mqtt_keepalive,
+		.client_id = g->id,
+		.topic_prefix = g->topic_prefix,
+		.utility = g->utility,
+		.gateway = g->id,
+		.max_inflight = g->window,
+		.cafile = g->mqtt_tls.cafile,
+		.certfile = g->mqtt_tls.certfile,
+		.keyfile = g->mqtt_tls.keyfile,
+	};
 	if (link_new(&lc, relay_ack, &relay, &lk, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
 	snd = sender_new(q, lk, seal, g->window, g->ack_timeout_ms);
@@ -195,9 +206,9 @@ int main(int argc, char **argv)
 		fatal("gateway", "%s", err);
 	struct intake_ctx ic = {g->mapping, q, g->id, g->spool_dir, done, rejected, receipts,
 				g->max_file_bytes, g->encoding, 1000};
-	log_info("gateway", "%s of utility %s started: spool %s, queue %s (epoch %lld), broker %s:%d",
+	log_info("gateway", "%s of utility %s started: spool %s, queue %s (epoch %lld), broker %s:%d (%s)",
 		 g->id, g->utility, g->spool_dir, dbpath, (long long)queue_epoch(q), g->mqtt_host,
-		 g->mqtt_port);
+		 g->mqtt_port, tlsfiles_enabled(&g->mqtt_tls) ? "TLS" : "plaintext");
 
 	while (!stop) {
 		int64_t now = timeutil_mono_ms();

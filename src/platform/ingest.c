@@ -8,6 +8,7 @@
 #include "ingest.h"
 
 #include <mosquitto.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,8 +375,9 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	metrics_set(in->m, MET_MQTT_CONNECTED, 1);
 	if (mosquitto_subscribe(m, NULL, in->sub, 1) != MOSQ_ERR_SUCCESS)
 		log_error("ingest", "subscribe %s failed", in->sub);
-	log_info("ingest", "connected to %s:%d, subscribed to %s", in->cfg->mqtt_host,
-		 in->cfg->mqtt_port, in->sub);
+	log_info("ingest", "connected to %s:%d over %s, subscribed to %s", in->cfg->mqtt_host,
+		 in->cfg->mqtt_port, tlsfiles_enabled(&in->cfg->mqtt_tls) ? "TLS" : "plaintext MQTT",
+		 in->sub);
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc)
@@ -425,6 +427,20 @@ int ingest_new(const struct plat_config *cfg, const struct gwkeys *keys, struct 
 	 * one back until the previous was acknowledged. */
 	mosquitto_int_option(in->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_max_inflight_messages_set(in->mosq, 0);
+	if (tlsfiles_enabled(&cfg->mqtt_tls)) {
+		/* Peer verification and the broker's name (mqtt_host must be in its
+		 * certificate's SAN) stay on: no mosquitto_tls_insecure_set. */
+		const struct tlsfiles *t = &cfg->mqtt_tls;
+		int rc = mosquitto_tls_set(in->mosq, t->cafile, NULL, t->certfile, t->keyfile, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_opts_set(in->mosq, SSL_VERIFY_PEER, "tlsv1.2", NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			snprintf(err, errlen, "ingest: TLS files refused by libmosquitto: %s",
+				 mosquitto_strerror(rc));
+			ingest_free(in);
+			return SUIDO_ERR_CONFIG;
+		}
+	}
 	mosquitto_connect_callback_set(in->mosq, on_connect);
 	mosquitto_disconnect_callback_set(in->mosq, on_disconnect);
 	mosquitto_message_callback_set(in->mosq, on_message);

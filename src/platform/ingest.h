@@ -23,7 +23,10 @@ struct ingest;
 /*
  * Creates the consumer (not yet connected). cfg, keys (gwkeys_load of cfg),
  * st and m are borrowed for its life; st is used only from the thread calling
- * ingest_loop. SUIDO_OK and *out, or SUIDO_ERR_NOMEM with detail in err.
+ * ingest_loop. With cfg->mqtt_tls set, the client connects over TLS 1.2+ with
+ * that client certificate, verifying the broker's certificate and name.
+ * SUIDO_OK and *out, or SUIDO_ERR_NOMEM / _CONFIG (TLS files refused by
+ * libmosquitto) with detail in err.
  */
 int ingest_new(const struct plat_config *cfg, const struct gwkeys *keys, struct store *st,
 	       struct metrics *m, struct ingest **out, char *err, size_t errlen);

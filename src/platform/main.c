@@ -170,9 +170,9 @@ int main(int argc, char **argv)
 	if (ingest_new(cfg, keys, st, m, &in, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "%s", err);
 	log_info("platform", "serving the AP interface on http://%s:%u/ap/v1, store %s (%s), "
-			     "broker %s:%d",
+			     "broker %s:%d (%s)",
 		 cfg->http_listen, api_port(api), cfg->database, store_backend(st), cfg->mqtt_host,
-		 cfg->mqtt_port);
+		 cfg->mqtt_port, tlsfiles_enabled(&cfg->mqtt_tls) ? "TLS" : "plaintext");
 	if (ready_file) {
 		char text[64], dir[4096], *slash;
 		snprintf(text, sizeof text, "http_port=%u\n", api_port(api));

@@ -41,8 +41,9 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 	static const char *const plat_keys[] = {"database", "timezone", "log_level", NULL};
 	static const char *const http_keys[] = {"listen", "port", "threads", "page_default",
 						"page_max", NULL};
-	static const char *const mqtt_keys[] = {"host", "port", "keepalive", "client_id",
-						"topic_prefix", NULL};
+	static const char *const mqtt_keys[] = {"host",         "port",   "keepalive", "client_id",
+						"topic_prefix", "cafile", "certfile",  "keyfile",
+						NULL};
 	static const char *const ingest_keys[] = {"max_message_bytes", "batch_messages", NULL};
 	static const char *const util_keys[] = {"name", "api_token_sha256", NULL};
 	static const char *const gw_keys[] = {"utility", "format", "certificate", NULL};
@@ -114,6 +115,12 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			p->mqtt_keepalive = (int)n;
 			GET_STR(s, "client_id", 0, "suido-platform", p->mqtt_client_id);
 			GET_STR(s, "topic_prefix", 0, "suido/v1", p->topic_prefix);
+			tlsfiles_clear(&p->mqtt_tls); /* a second [mqtt] replaces the first */
+			if ((rc = tlsfiles_from_conf(c, s, &p->mqtt_tls, err, errlen)) != SUIDO_OK) {
+				if (rc == SUIDO_ERR_NOMEM)
+					goto nomem;
+				goto fail;
+			}
 		} else if (strcmp(s->kind, "ingest") == 0) {
 			if (conf_check_keys(c, s, ingest_keys, err, errlen))
 				goto fail;
@@ -281,6 +288,7 @@ void plat_config_free(struct plat_config *p)
 	free(p->mqtt_host);
 	free(p->mqtt_client_id);
 	free(p->topic_prefix);
+	tlsfiles_clear(&p->mqtt_tls);
 	free(p->security_key);
 	free(p->security_ca);
 	free(p->security_crl);

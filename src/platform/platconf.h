@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "suido/tlsfiles.h"
+
 struct plat_utility {
 	char *id;
 	char *name;
@@ -41,6 +43,7 @@ struct plat_config {
 	int mqtt_keepalive;
 	char *mqtt_client_id;
 	char *topic_prefix;
+	struct tlsfiles mqtt_tls; /* [mqtt] cafile, certfile, keyfile; all NULL: plaintext */
 	size_t max_message_bytes;
 	size_t batch_messages;
 	/* [security]: named here, loaded by gwkeys; NULL when not given */

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import os
+import pwd
 import secrets
 import hashlib
 import shutil
@@ -37,8 +38,12 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=()):
     directory/ca (`suido ca init`), the platform's data-protection certificate
     and one per gateway (`suido ca issue`, profiles platform / gateway, use
     data-protection) under directory/pki, the gateways in `revoked` revoked,
-    and a CRL (`suido ca crl`). Returns {"ca", "crl", "platform_key",
-    "platform_cert", "gw": {id: (key, cert)}}."""
+    and a CRL (`suido ca crl`); and for MQTT over TLS the broker's server
+    certificate (CN and DNS localhost, 127.0.0.1 in its SAN), the platform's
+    TLS client certificate (CN suido-platform, its broker user name) and one
+    per gateway (CN = gateway id). Returns {"ca", "crl", "platform_key",
+    "platform_cert", "gw": {id: (key, cert)}, "broker": (key, cert),
+    "platform_tls": (key, cert), "gw_tls": {id: (key, cert)}}."""
     ca, pki = os.path.join(directory, "ca"), os.path.join(directory, "pki")
     os.makedirs(pki, exist_ok=True)
 
@@ -48,7 +53,17 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=()):
         return r.stdout
 
     suido("init", "--dir", ca, "--cn", "suido test root")
-    out = {"ca": os.path.join(ca, "ca.crt"), "crl": os.path.join(pki, "crl.pem"), "gw": {}}
+    out = {"ca": os.path.join(ca, "ca.crt"), "crl": os.path.join(pki, "crl.pem"), "gw": {},
+           "gw_tls": {}}
+
+    def tls(name, profile, use, cn, *more):
+        prefix = os.path.join(pki, name)
+        suido("issue", "--dir", ca, "--profile", profile, "--use", use, "--cn", cn, *more,
+              "--out", prefix)
+        return prefix + ".key", prefix + ".crt"
+
+    out["broker"] = tls("broker", "platform", "tls-server", "localhost", "--dns", "localhost")
+    out["platform_tls"] = tls("platform-tls", "platform", "tls-client", "suido-platform")
     prefix = os.path.join(pki, "platform-dp")
     suido("issue", "--dir", ca, "--profile", "platform", "--use", "data-protection",
           "--cn", "suido platform", "--out", prefix)
@@ -58,6 +73,7 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=()):
         text = suido("issue", "--dir", ca, "--profile", "gateway", "--use", "data-protection",
                      "--cn", gw, "--out", prefix)
         out["gw"][gw] = (prefix + ".key", prefix + ".crt")
+        out["gw_tls"][gw] = tls(gw + "-tls", "gateway", "tls-client", gw)
         if gw in revoked:
             serial = [l.split("=", 1)[1].strip() for l in text.splitlines() if l.startswith("serial")][0]
             suido("revoke", "--dir", ca, "--serial", serial, "--reason", "keyCompromise")
@@ -220,15 +236,41 @@ class Stack:
         self.receipts = os.path.join(self.dir, "gateway", "receipts")
         for d in ("mosquitto", "platform", "gateway/spool", "log"):
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
-        self._write("mosquitto.conf", f"""listener {self.mqtt_port} 127.0.0.1
-allow_anonymous true
+        self.pki = make_pki(self.dir, [gateway] + list(other_gateways), revoked_gateways)
+        broker_key, broker_crt = self.pki["broker"]
+        # Gateways may only use their own topics (their certificate CN is their
+        # broker user name); the platform reads every data topic and answers on
+        # every ack topic. "it-attacker" (test_bad_input) stands for a client
+        # that got past the broker's ACLs: the platform must still refuse it.
+        self._write("acl", """user suido-platform
+topic read suido/v1/+/+/data
+topic write suido/v1/+/+/ack
+
+user it-attacker
+topic readwrite suido/v1/#
+
+pattern write suido/v1/+/%u/data
+pattern write suido/v1/+/%u/status
+pattern read suido/v1/+/%u/ack
+""")
+        # user: started as root, mosquitto would switch to the mosquitto user
+        # after loading its configuration, who cannot read the ACL file here
+        self._write("mosquitto.conf", f"""user {pwd.getpwuid(os.getuid()).pw_name}
+listener {self.mqtt_port} 127.0.0.1
+cafile {self.pki["ca"]}
+certfile {broker_crt}
+keyfile {broker_key}
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+allow_anonymous false
+acl_file {self.dir}/acl
 persistence true
 persistence_location {self.dir}/mosquitto/
 autosave_interval 1
 max_queued_messages 100000
 set_tcp_nodelay true
 """)
-        self.pki = make_pki(self.dir, [gateway] + list(other_gateways), revoked_gateways)
         more = "".join(f"""[gateway {g}]
 utility = {utility}
 certificate = {self.pki["gw"][g][1]}
@@ -242,6 +284,9 @@ listen = 127.0.0.1
 port = {self.http_port}
 [mqtt]
 port = {self.mqtt_port}
+cafile = {self.pki["ca"]}
+certfile = {self.pki["platform_tls"][1]}
+keyfile = {self.pki["platform_tls"][0]}
 [security]
 key = {self.pki["platform_key"]}
 ca = {self.pki["ca"]}
@@ -267,8 +312,34 @@ platform_certificate = {self.pki["platform_cert"]}
 ca = {self.pki["ca"]}
 [mqtt]
 port = {self.mqtt_port}
+cafile = {self.pki["ca"]}
+certfile = {self.pki["gw_tls"][gateway][1]}
+keyfile = {self.pki["gw_tls"][gateway][0]}
 """)
         self.api = Api("http://127.0.0.1:%d/ap/v1" % self.http_port, self.token)
+
+    def client_cert(self, cn):
+        """A TLS client certificate of the stack's CA for another MQTT client
+        (its broker user name is cn): (key, cert)."""
+        prefix = os.path.join(self.dir, "pki", cn + "-tls")
+        r = subprocess.run([SUIDO, "ca", "issue", "--dir", os.path.join(self.dir, "ca"),
+                            "--profile", "application", "--use", "tls-client", "--cn", cn,
+                            "--out", prefix], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return prefix + ".key", prefix + ".crt"
+
+    def mqtt_client(self, client_id, cert=None):
+        """A paho-mqtt client set up for the stack's broker: TLS verifying the
+        broker against the CA, with the TLS client certificate cert (key, crt)
+        or none. Not connected yet."""
+        import paho.mqtt.client as mqtt
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id) \
+            if hasattr(mqtt, "CallbackAPIVersion") else mqtt.Client(client_id=client_id)
+        if cert:
+            c.tls_set(ca_certs=self.pki["ca"], certfile=cert[1], keyfile=cert[0])
+        else:
+            c.tls_set(ca_certs=self.pki["ca"])
+        return c
 
     def _write(self, name, text):
         with open(os.path.join(self.dir, name), "w") as f:

@@ -9,11 +9,14 @@ are sealed with `suido seal` as demo-gw1 would seal them. The sealed
 transport refuses, counts and stores nothing of: an unsealed message, one
 sealed by another registered gateway but published on demo-gw1's topic, one
 from a gateway whose certificate is revoked (in the platform's CRL), and a
-token with one bit flipped."""
+token with one bit flipped. The broker speaks TLS only and wants a client
+certificate of the platform's CA: a client without one cannot connect at
+all, and a gateway's identity may not publish on another gateway's topic."""
 
 import json
 import os
 import shutil
+import ssl
 import sys
 import threading
 import time
@@ -31,6 +34,50 @@ def metrics(st):
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % st.http_port) as r:
         text = r.read().decode()
     return {l.split()[0]: float(l.split()[1]) for l in text.splitlines() if l and not l.startswith("#")}
+
+
+def connects(st, client_id, cert, wait=3):
+    """True when a paho TLS client with the certificate cert ((key, crt) or
+    None) gets a successful CONNACK from the stack's broker."""
+    c = st.mqtt_client(client_id, cert)
+    ok = threading.Event()
+
+    def on_connect(cl, ud, flags, rc, *more):
+        if getattr(rc, "value", rc) == 0:
+            ok.set()
+    c.on_connect = on_connect
+    try:
+        c.connect("127.0.0.1", st.mqtt_port)
+    except (OSError, ssl.SSLError):
+        return False
+    c.loop_start()
+    try:
+        return ok.wait(wait)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def plaintext_connects(st, wait=3):
+    """True when a client without TLS gets a successful CONNACK."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="it-plain") \
+        if hasattr(mqtt, "CallbackAPIVersion") else mqtt.Client(client_id="it-plain")
+    ok = threading.Event()
+
+    def on_connect(cl, ud, flags, rc, *more):
+        if getattr(rc, "value", rc) == 0:
+            ok.set()
+    c.on_connect = on_connect
+    try:
+        c.connect("127.0.0.1", st.mqtt_port)
+    except OSError:
+        return False
+    c.loop_start()
+    try:
+        return ok.wait(wait)
+    finally:
+        c.disconnect()
+        c.loop_stop()
 
 
 def main():
@@ -63,12 +110,23 @@ def main():
         shutil.copy(os.path.join(h.SAMPLES, "pump_station_long_utf8bom.csv"), os.path.join(st.spool, ".p"))
         os.rename(os.path.join(st.spool, ".p"), os.path.join(st.spool, "pump.csv"))
 
-        # hostile MQTT traffic, from an independent client
-        acks, got = [], threading.Event()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="it-attacker") \
-            if hasattr(mqtt, "CallbackAPIVersion") else mqtt.Client(client_id="it-attacker")
+        # the broker: TLS with a client certificate of the CA, or nothing
+        assert h.wait_until(lambda: "over TLS" in st.log("platform"), 10), st.log("platform")
+        assert h.wait_until(lambda: "over TLS" in st.log("gateway"), 10), st.log("gateway")
+        attacker_cert = st.client_cert("it-attacker")
+        assert not connects(st, "it-nocert", None), "a client without a certificate connected"
+        assert not plaintext_connects(st), "a plaintext client connected"
+        assert connects(st, "it-probe", attacker_cert), "a client with a certificate could not connect:\n" + st.log("mosquitto")
+
+        # hostile MQTT traffic, from an independent client holding a TLS client
+        # certificate of the CA and allowed every topic by the broker's ACL
+        acks, got, data_seen = [], threading.Event(), []
+        c = st.mqtt_client("it-attacker", attacker_cert)
 
         def on_message(cl, ud, msg):
+            if msg.topic.endswith("/data"):
+                data_seen.append((msg.topic, msg.payload))
+                return
             acks.append((msg.topic, json.loads(msg.payload)))
             got.set()
         c.on_message = on_message
@@ -150,6 +208,20 @@ def main():
         assert "refused message from demo/demo-gw3 (security)" in log and "revoked" in log, log
         # the revoked certificate was reported at start
         assert "certificate of gateway demo-gw3 refused" in log, log
+
+        # the broker's ACL: demo-gw2's identity may publish on its own data
+        # topic but not on demo-gw1's (the broker drops that one silently)
+        c.subscribe("suido/v1/+/+/data", qos=1)
+        time.sleep(0.3)
+        gw2 = st.mqtt_client("it-demo-gw2", st.pki["gw_tls"]["demo-gw2"])
+        gw2.connect("127.0.0.1", st.mqtt_port)
+        gw2.loop_start()
+        gw2.publish("suido/v1/demo/demo-gw1/data", b"acl-foreign", qos=1).wait_for_publish()
+        gw2.publish("suido/v1/demo/demo-gw2/data", b"acl-own", qos=1).wait_for_publish()
+        assert h.wait_until(lambda: (("suido/v1/demo/demo-gw2/data", b"acl-own") in data_seen), 10), data_seen
+        assert not [d for d in data_seen if d[1] == b"acl-foreign"], data_seen
+        gw2.loop_stop()
+        gw2.disconnect()
         c.loop_stop()
 
         # nothing of the forged messages is stored for utility demo beyond the one

@@ -22,6 +22,8 @@ cp "$SRC/etc/platform.conf" "$SRC/etc/gateway.conf" "$SRC/etc/mapping-demo.conf"
 "$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile platform --use data-protection --cn platform --out "$t/ex/var/pki/platform-dp" >/dev/null
 "$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile gateway --use data-protection --cn demo-gw1 --out "$t/ex/var/pki/demo-gw1" >/dev/null
 "$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile platform --use tls-server --cn localhost --out "$t/ex/var/pki/tls" >/dev/null
+"$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile platform --use tls-client --cn suido-platform --out "$t/ex/var/pki/platform-tls" >/dev/null
+"$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile gateway --use tls-client --cn demo-gw1 --out "$t/ex/var/pki/demo-gw1-tls" >/dev/null
 "$BIN/suido" ca crl --dir "$t/ex/var/ca" --out "$t/ex/var/pki/crl.pem" >/dev/null
 check platform-example 0 "OK (1 utilities, 1 gateways)" "$BIN/suido-platform" -c "$t/ex/etc/platform.conf" --check-config
 check gateway-example 0 "OK (3 layouts)" "$BIN/suido-gateway" -c "$t/ex/etc/gateway.conf" --check-config
@@ -37,6 +39,20 @@ sed 's|^platform_certificate = .*|platform_certificate = ../var/pki/tls.crt|' "$
 check gateway-wrong-use 78 "not a data-protection certificate" "$BIN/suido-gateway" -c "$t/ex/etc/g3.conf" --check-config
 sed 's|^key = .*|key = ../var/pki/nope.key|' "$t/ex/etc/gateway.conf" > "$t/ex/etc/g4.conf"
 check gateway-nokey 78 "[security] key" "$BIN/suido-gateway" -c "$t/ex/etc/g4.conf" --check-config
+# [mqtt] TLS: the commented keys of the examples validate once uncommented;
+# all three or none; each file is loaded and checked at start
+sed -E 's/^#(cafile|certfile|keyfile) = /\1 = /' "$t/ex/etc/platform.conf" > "$t/ex/etc/pt1.conf"
+check platform-tls 0 "OK (1 utilities, 1 gateways)" "$BIN/suido-platform" -c "$t/ex/etc/pt1.conf" --check-config
+sed -E 's/^#(cafile|certfile|keyfile) = /\1 = /' "$t/ex/etc/gateway.conf" > "$t/ex/etc/gt1.conf"
+check gateway-tls 0 "OK (3 layouts)" "$BIN/suido-gateway" -c "$t/ex/etc/gt1.conf" --check-config
+sed 's|^keyfile = .*|# none|' "$t/ex/etc/pt1.conf" > "$t/ex/etc/pt2.conf"
+check platform-tls-partial 78 "[mqtt]: keyfile: required key missing (cafile, certfile and keyfile go together)" "$BIN/suido-platform" -c "$t/ex/etc/pt2.conf" --check-config
+sed 's|^certfile = .*|certfile = ../var/pki/nope.crt|' "$t/ex/etc/pt1.conf" > "$t/ex/etc/pt3.conf"
+check platform-tls-nofile 78 "[mqtt] certfile: " "$BIN/suido-platform" -c "$t/ex/etc/pt3.conf" --check-config
+sed 's|^keyfile = .*|keyfile = ../var/pki/demo-gw1.key|' "$t/ex/etc/gt1.conf" > "$t/ex/etc/gt2.conf"
+check gateway-tls-keymismatch 78 "[mqtt] keyfile: " "$BIN/suido-gateway" -c "$t/ex/etc/gt2.conf" --check-config
+sed -e 's|^certfile = .*|certfile = ../var/pki/tls.crt|' -e 's|^keyfile = .*|keyfile = ../var/pki/tls.key|' "$t/ex/etc/gt1.conf" > "$t/ex/etc/gt3.conf"
+check gateway-tls-wrong-use 78 "refused as a TLS client certificate" "$BIN/suido-gateway" -c "$t/ex/etc/gt3.conf" --check-config
 
 sed 's/^port = 8080/port = 80800/' "$SRC/etc/platform.conf" > "$t/p1.conf"
 check platform-range 78 "p1.conf:16: [http] port: 80800 is out of range 0..65535" "$BIN/suido-platform" -c "$t/p1.conf" --check-config
