@@ -243,11 +243,18 @@ int main(int argc, char **argv)
 		}
 		if (now >= next_stats) {
 			struct queue_stats st;
+			struct sender_counts sc;
+			sender_counts(snd, &sc);
 			if (next_stats && queue_stats(q, &st) == SUIDO_OK)
 				log_info("gateway", "queue: %lld pending points, %lld unacked messages, "
-						    "%u in flight, %zu files waiting",
+						    "%u in flight, %zu files waiting; since start: %llu "
+						    "published, %llu resent, %llu acked (%llu duplicate), "
+						    "%llu rejected acks",
 					 (long long)st.pending_points, (long long)st.unacked_msgs,
-					 sender_inflight(snd), spool_ready_count(sp));
+					 sender_inflight(snd), spool_ready_count(sp),
+					 (unsigned long long)sc.published, (unsigned long long)sc.resent,
+					 (unsigned long long)sc.acked, (unsigned long long)sc.duplicates,
+					 (unsigned long long)sc.rejected_acks);
 			next_stats = now + 60000;
 		}
 		link_loop(lk, busy || spool_ready_count(sp) ? 1 : 50);
