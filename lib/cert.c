@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "suido/error.h"
+#include "suido/hex.h"
 
 struct cert_trust {
 	X509_STORE *store;
@@ -889,8 +890,7 @@ int cert_fingerprint_sha256(const X509 *cert, char hex[CERT_FP_HEX_SIZE])
 		ERR_clear_error();
 		return SUIDO_ERR_INVALID;
 	}
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, n, hex);
 	return SUIDO_OK;
 }
 

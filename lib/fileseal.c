@@ -25,6 +25,7 @@
 #include <zip.h>
 
 #include "suido/error.h"
+#include "suido/hex.h"
 #include "suido/log.h"
 
 #define FORMAT_ID "suido-fileseal/1"
@@ -368,28 +369,6 @@ static int json_set(json_t *obj, const char *key, json_t *v)
 	return v && json_object_set_new(obj, key, v) == 0;
 }
 
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The manifest as pretty JSON with a final newline, malloc'ed into *out. */
 static int manifest_build(unsigned layout, const char *name, size_t size,
 			  const struct cipher_alg *cipher, const unsigned char *iv,
@@ -543,13 +522,9 @@ static int manifest_parse(const unsigned char *text, size_t len, unsigned layout
 			suido_errf(err, errlen, "manifest: iv must be %d hex digits", 2 * AES_BLOCK);
 			goto done;
 		}
-		for (size_t i = 0; i < AES_BLOCK; i++) {
-			int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
-			if (hi < 0 || lo < 0) {
-				suido_errf(err, errlen, "manifest: iv is not hex");
-				goto done;
-			}
-			mf->iv[i] = (unsigned char)(hi << 4 | lo);
+		if (hex_decode(s, mf->iv, AES_BLOCK) != 0) {
+			suido_errf(err, errlen, "manifest: iv is not hex");
+			goto done;
 		}
 		if (get_size(root, "encrypted_size", &mf->enc_size, err, errlen) != SUIDO_OK)
 			goto done;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "suido/error.h"
+#include "suido/hex.h"
 #include "suido/timeutil.h"
 
 #define DEF_MAX_BYTES (8u << 20)
@@ -169,17 +170,6 @@ static void jp_ws(struct jp *j)
 		j->p++;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int read_u16(const char *p, const char *end, unsigned *out)
 {
 	unsigned v = 0;
@@ -187,7 +177,7 @@ static int read_u16(const char *p, const char *end, unsigned *out)
 	if (end - p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = hex_digit(p[i]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | (unsigned)h;

@@ -13,6 +13,7 @@
 #include "cmd_mask.h"
 #include "cmd_original.h"
 #include "cmd_seal.h"
+#include "suido/hex.h"
 #include "suido/profile.h"
 
 #define SUIDO_VERSION "0.1.0"
@@ -38,12 +39,6 @@ static void usage(FILE *f)
 		   "failed, 69 certificate invalid or revoked, 70 internal error, 74 I/O error\n");
 }
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 static int token_new(int argc, char **argv)
 {
 	const char *utility = NULL;
@@ -67,12 +62,12 @@ static int token_new(int argc, char **argv)
 		fprintf(stderr, "suido: no randomness available\n");
 		return 70;
 	}
-	hex(raw, sizeof raw, tok);
+	hex_encode(raw, sizeof raw, tok);
 	if (EVP_Digest(tok, 64, md, &n, EVP_sha256(), NULL) != 1) {
 		fprintf(stderr, "suido: SHA-256 failed\n");
 		return 70;
 	}
-	hex(md, sizeof md, sha);
+	hex_encode(md, sizeof md, sha);
 	printf("token = %s\n", tok);
 	if (utility)
 		printf("# platform.conf:\n[utility %s]\napi_token_sha256 = %s\n", utility, sha);

@@ -13,6 +13,7 @@
 
 #include "suido/csv.h"
 #include "suido/error.h"
+#include "suido/hex.h"
 #include "suido/fsutil.h"
 #include "suido/log.h"
 #include "suido/strbuf.h"
@@ -34,8 +35,7 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 	unsigned int n = 0;
 
 	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, 32, out);
 }
 
 struct receipt {

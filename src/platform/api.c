@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "suido/error.h"
+#include "suido/hex.h"
 #include "suido/log.h"
 #include "suido/strbuf.h"
 #include "suido/timeutil.h"
@@ -204,17 +205,6 @@ static struct store *thread_store(struct api *a)
 	return s;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into out (NUL-terminated; out has n + 1 bytes).
  * Returns -1 on a malformed escape or an encoded NUL. */
 static int pct_decode(const char *s, size_t n, char *out)
@@ -228,7 +218,7 @@ static int pct_decode(const char *s, size_t n, char *out)
 		}
 		if (n - i < 3)
 			return -1;
-		int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+		int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return -1;
 		out[o++] = (char)(hi << 4 | lo);

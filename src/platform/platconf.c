@@ -9,24 +9,8 @@
 
 #include "suido/conf.h"
 #include "suido/error.h"
+#include "suido/hex.h"
 #include "suido/profile.h"
-
-static int hex32(const char *s, unsigned char out[32])
-{
-	if (strlen(s) != 64)
-		return -1;
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (unsigned char)v;
-	}
-	for (int i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return -1;
-	return 0;
-}
 
 #define GET_STR(sec, key, req, def, dst)                                                     \
 	do {                                                                                  \
@@ -169,7 +153,7 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			if (conf_get_str(c, s, "api_token_sha256", 0, "", &v, err, errlen))
 				goto fail;
 			if (*v) {
-				if (hex32(v, u->token_sha256) != 0) {
+				if (hex_decode(v, u->token_sha256, 32) != 0) {
 					conf_error(c, s, conf_find(s, "api_token_sha256"), err, errlen,
 						   "expected 64 hexadecimal digits");
 					goto fail;
