@@ -46,7 +46,8 @@ static const char DEMO[] =
 	"time_format = %Y/%m/%d\n"
 	"facility    = メーター番号\n"
 	"values      = 今回指針,前回指針,使用水量(m3),請求額(円)\n"
-	"ignore      = お客様番号,氏名,住所\n";
+	"mask_deterministic = お客様番号\n"
+	"mask        = 氏名,住所\n";
 
 /* A file every plausible fuzzed layout can be tried on. */
 static const char FIXED[] = "t,x,y,z,timestamp,station,item,value,unit\n"
@@ -59,12 +60,16 @@ struct count {
 	size_t n;
 };
 
-static int sink(void *ctx, const struct mapping_item *item, int64_t t_ms, double v)
+static int sink(void *ctx, const struct mapping_item *item, int64_t t_ms,
+		const struct mapping_value *val)
 {
 	struct count *c = ctx;
 	char buf[32];
 
-	(void)v;
+	if (val->kind != MAPPING_NUMBER &&
+	    (!val->text || val->len == 0 || val->len > MAPPING_TEXT_MAX ||
+	     memchr(val->text, '\0', val->len)))
+		abort();
 	if (!item->id || !item->name || !item->unit || !item->facility || !*item->id ||
 	    strchr(item->id, '.') == NULL)
 		abort();

@@ -34,7 +34,9 @@ static int same_msg(const struct profile_msg *a, const struct profile_msg *b)
 			return 0;
 	for (size_t i = 0; i < a->n_points; i++) {
 		const struct profile_point *p = &a->points[i], *q = &b->points[i];
-		if (p->item != q->item || p->t_ms != q->t_ms)
+		if (p->item != q->item || p->t_ms != q->t_ms || !p->text != !q->text)
+			return 0;
+		if (p->text && strcmp(p->text, q->text) != 0)
 			return 0;
 		if (memcmp(&p->v, &q->v, sizeof p->v) != 0 && !(p->v == 0 && q->v == 0))
 			return 0;

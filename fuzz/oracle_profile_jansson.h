@@ -116,7 +116,7 @@ static int oracle_decode_points(json_t *arr, struct profile_msg *m, size_t max_p
 		snprintf(err, errlen, "points: more than %zu", max_points);
 		return SUIDO_ERR_LIMIT;
 	}
-	m->points = malloc((n ? n : 1) * sizeof *m->points);
+	m->points = calloc(n ? n : 1, sizeof *m->points);
 	if (!m->points)
 		return SUIDO_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -147,11 +147,22 @@ static int oracle_decode_points(json_t *arr, struct profile_msg *m, size_t max_p
 			snprintf(err, errlen, "points[%zu][1]: not an ISO 8601 instant with offset", i);
 			return SUIDO_ERR_INVALID;
 		}
+		pp->item = (uint32_t)idx;
+		if (json_is_string(jv)) {
+			if (json_string_length(jv) > PROFILE_VALUE_TEXT_MAX) {
+				snprintf(err, errlen, "points[%zu][2]: text longer than %d bytes", i,
+					 PROFILE_VALUE_TEXT_MAX);
+				return SUIDO_ERR_INVALID;
+			}
+			m->n_points = i + 1; /* owns the texts so far */
+			if (!(pp->text = strdup(json_string_value(jv))))
+				return SUIDO_ERR_NOMEM;
+			continue;
+		}
 		if (!json_is_number(jv) || !isfinite(json_number_value(jv))) {
-			snprintf(err, errlen, "points[%zu][2]: not a finite number", i);
+			snprintf(err, errlen, "points[%zu][2]: not a finite number or a string", i);
 			return SUIDO_ERR_INVALID;
 		}
-		pp->item = (uint32_t)idx;
 		pp->v = json_number_value(jv);
 	}
 	m->n_points = n;

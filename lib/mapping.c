@@ -49,6 +49,7 @@ struct layout {
 	int values_all;
 	struct strlist values;
 	struct strlist ignore;
+	struct strlist text, mask_r, mask_d; /* text, mask, mask_deterministic */
 	char *item_col, *value_col, *unit_col; /* long only; unit may be NULL */
 	char *id_prefix;
 };
@@ -68,6 +69,9 @@ struct item {
 /* A value column of a wide layout. */
 struct vcol {
 	size_t idx;
+	enum mapping_kind kind;
+	const char *txt; /* text kinds: the current row's trimmed cell */
+	size_t txt_len;
 	const char *name; /* trimmed header cell, owned by the file's header copy */
 	size_t name_len;
 	char *unit;
@@ -167,6 +171,24 @@ static int strlist_has(const struct strlist *l, const char *s)
 	return 0;
 }
 
+/* Nonzero when s[0..n) holds a character XML 1.0 cannot carry: a C0 control
+ * other than tab, LF and CR, or U+FFFE / U+FFFF. Names and text values must
+ * travel in every data profile format (docs/protocol-xml.md), and a message
+ * the gateway could not encode would be stuck at the head of its queue; so
+ * such a cell refuses its row here, with a reason, instead. */
+static int not_xml_text(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			return 1;
+		if (p[i] == 0xef && i + 2 < n && p[i + 1] == 0xbf && (p[i + 2] & 0xfe) == 0xbe)
+			return 1;
+	}
+	return 0;
+}
+
 /* "Cell" as a quoted, length-capped string for reasons. */
 static int qlen(size_t n)
 {
@@ -185,6 +207,9 @@ static void layout_free(struct layout *l)
 	free(l->facility_name);
 	strlist_free(&l->values);
 	strlist_free(&l->ignore);
+	strlist_free(&l->text);
+	strlist_free(&l->mask_r);
+	strlist_free(&l->mask_d);
 	free(l->item_col);
 	free(l->value_col);
 	free(l->unit_col);
@@ -337,11 +362,71 @@ static int conflict(struct lctx *x, const char *key, const char *col, const char
 	return 1;
 }
 
+/* The text, mask and mask_deterministic columns of a wide layout: each
+ * column in one list only, and none of them the time, facility, a values or
+ * an ignore column. */
+static int text_lists_check(struct lctx *x, const struct layout *l)
+{
+	static const char *const keys[] = {"text", "mask", "mask_deterministic"};
+	const struct strlist *lists[] = {&l->text, &l->mask_r, &l->mask_d};
+
+	for (size_t k = 0; k < 3; k++) {
+		for (size_t i = 0; i < lists[k]->n; i++) {
+			const char *c = lists[k]->v[i];
+			const char *other = NULL;
+
+			if (strcmp(c, "*") == 0)
+				other = "*: list the columns";
+			else if (strlist_has(&l->values, c))
+				other = "also in values";
+			else if (strlist_has(&l->ignore, c))
+				other = "also in ignore";
+			for (size_t k2 = k + 1; k2 < 3 && !other; k2++)
+				if (strlist_has(lists[k2], c))
+					other = keys[k2];
+			if (other) {
+				conf_error(x->c, x->s, conf_find(x->s, keys[k]), x->err, x->errlen,
+					   "column \"%s\": %s%s", c,
+					   other[0] == 'm' || other[0] == 't' ? "also in " : "",
+					   other);
+				return SUIDO_ERR_CONFIG;
+			}
+			if (conflict(x, keys[k], c, "time", l->time_col) ||
+			    conflict(x, keys[k], c, "facility", l->facility_col))
+				return SUIDO_ERR_CONFIG;
+		}
+	}
+	return SUIDO_OK;
+}
+
+/* The kind of header cell name in a wide layout, or -1 when it is not sent. */
+static int column_kind(const struct layout *l, const char *name)
+{
+	if (strlist_has(&l->mask_d, name))
+		return MAPPING_MASK_DETERMINISTIC;
+	if (strlist_has(&l->mask_r, name))
+		return MAPPING_MASK_RANDOMIZED;
+	if (strlist_has(&l->text, name))
+		return MAPPING_TEXT;
+	if (l->values_all ? !strlist_has(&l->ignore, name) : strlist_has(&l->values, name))
+		return MAPPING_NUMBER;
+	return -1;
+}
+
+int mapping_masks(const struct mapping *m)
+{
+	for (size_t i = 0; i < m->n_layouts; i++)
+		if (m->layouts[i].mask_r.n || m->layouts[i].mask_d.n)
+			return 1;
+	return 0;
+}
+
 static int load_layout(struct lctx *x, struct layout *l)
 {
 	static const char *const known[] = {
 		"kind",   "require", "time",   "time_format", "facility", "facility_name",
 		"values", "ignore",  "item",   "value",       "unit",     "id_prefix",
+		"text",   "mask",    "mask_deterministic",
 		NULL,
 	};
 	const struct conf_section *s = x->s;
@@ -428,6 +513,12 @@ static int load_layout(struct lctx *x, struct layout *l)
 			return rc;
 		if ((rc = split_list(x, "values", &l->values)) != SUIDO_OK)
 			return rc;
+		if ((rc = split_list(x, "text", &l->text)) != SUIDO_OK ||
+		    (rc = split_list(x, "mask", &l->mask_r)) != SUIDO_OK ||
+		    (rc = split_list(x, "mask_deterministic", &l->mask_d)) != SUIDO_OK)
+			return rc;
+		if ((rc = text_lists_check(x, l)) != SUIDO_OK)
+			return rc;
 		if (l->values.n == 1 && strcmp(l->values.v[0], "*") == 0) {
 			strlist_free(&l->values);
 			l->values_all = 1;
@@ -455,7 +546,10 @@ static int load_layout(struct lctx *x, struct layout *l)
 		}
 	} else {
 		if (key_present(x, "values", "not allowed in a long layout") ||
-		    key_present(x, "ignore", "not allowed in a long layout"))
+		    key_present(x, "ignore", "not allowed in a long layout") ||
+		    key_present(x, "text", "not allowed in a long layout") ||
+		    key_present(x, "mask", "not allowed in a long layout") ||
+		    key_present(x, "mask_deterministic", "not allowed in a long layout"))
 			return SUIDO_ERR_CONFIG;
 		if ((rc = get_col(x, "item", 1, &l->item_col)) != SUIDO_OK ||
 		    (rc = get_col(x, "value", 1, &l->value_col)) != SUIDO_OK ||
@@ -657,6 +751,11 @@ int mapping_file_begin(const struct mapping *m, const struct csv_record *header,
 		f->header[o + len] = '\0';
 		cells[i] = f->header + o;
 		o += len + 1;
+		if (not_xml_text(t, len) || memchr(t, '\0', len)) {
+			snprintf(err, errlen, "header cell %zu holds a control character", i + 1);
+			rc = SUIDO_ERR_INVALID;
+			goto fail;
+		}
 	}
 	/* Empty cells (trailing commas) are not names, so not duplicates. */
 	for (size_t i = 0; i < n; i++) {
@@ -718,16 +817,14 @@ int mapping_file_begin(const struct mapping *m, const struct csv_record *header,
 		for (size_t i = 0; i < n; i++) {
 			const char *name = cells[i];
 			struct vcol *v;
+			int kind;
 
-			if (best->values_all) {
-				if (!*name || i == f->time_idx || i == f->facility_idx ||
-				    strlist_has(&best->ignore, name))
-					continue;
-			} else if (!strlist_has(&best->values, name)) {
+			if (!*name || i == f->time_idx || i == f->facility_idx ||
+			    (kind = column_kind(best, name)) < 0)
 				continue;
-			}
 			v = &f->vcols[f->n_vcols];
 			v->idx = i;
+			v->kind = (enum mapping_kind)kind;
 			v->name = name;
 			v->name_len = strlen(name);
 			v->unit = unit_of(name);
@@ -736,12 +833,16 @@ int mapping_file_begin(const struct mapping *m, const struct csv_record *header,
 			v->unit_len = strlen(v->unit);
 			f->n_vcols++;
 		}
-		for (size_t i = 0; i < best->values.n; i++) {
-			size_t idx;
+		const struct strlist *listed[] = {&best->values, &best->text, &best->mask_r,
+						  &best->mask_d};
+		for (size_t k = 0; k < 4; k++) {
+			for (size_t i = 0; i < listed[k]->n; i++) {
+				size_t idx;
 
-			if ((rc = need_col(f, cells, best->values.v[i], &idx, err, errlen)) !=
-			    SUIDO_OK)
-				goto fail;
+				if ((rc = need_col(f, cells, listed[k]->v[i], &idx, err,
+						   errlen)) != SUIDO_OK)
+					goto fail;
+			}
 		}
 		if (f->n_vcols == 0) {
 			snprintf(err, errlen, "layout \"%s\": no value columns in the header",
@@ -934,6 +1035,12 @@ static int row_time(struct mapping_file *f, const struct csv_record *row, int64_
 	return SUIDO_OK;
 }
 
+static int control_char(const char *col, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "column \"%.*s\": holds a control character", qlen(strlen(col)), col);
+	return SUIDO_ERR_INVALID;
+}
+
 static int row_facility(struct mapping_file *f, const struct csv_record *row, const char **fac,
 			size_t *fac_len, char *err, size_t errlen)
 {
@@ -950,6 +1057,8 @@ static int row_facility(struct mapping_file *f, const struct csv_record *row, co
 		snprintf(err, errlen, "column \"%s\": empty facility", f->lay->facility_col);
 		return SUIDO_ERR_INVALID;
 	}
+	if (not_xml_text(*fac, *fac_len))
+		return control_char(f->lay->facility_col, err, errlen);
 	return SUIDO_OK;
 }
 
@@ -1001,6 +1110,8 @@ int mapping_file_row(struct mapping_file *f, const struct csv_record *row, mappi
 			snprintf(err, errlen, "column \"%s\": empty item name", l->item_col);
 			return SUIDO_ERR_INVALID;
 		}
+		if (not_xml_text(name, name_len))
+			return control_char(l->item_col, err, errlen);
 		rc = number(l->value_col, row->fields[f->value_idx], row->lens[f->value_idx], &v,
 			    err, errlen);
 		if (rc == SUIDO_ERR_NOTFOUND)
@@ -1010,11 +1121,14 @@ int mapping_file_row(struct mapping_file *f, const struct csv_record *row, mappi
 		if (f->unit_idx != NO_COL) {
 			unit_len = row->lens[f->unit_idx];
 			unit = trim_cell(row->fields[f->unit_idx], &unit_len);
+			if (not_xml_text(unit, unit_len))
+				return control_char(l->unit_col, err, errlen);
 		}
 		if ((rc = item_get(f, fac, fac_len, name, name_len, unit, unit_len, &it, err,
 				   errlen)) != SUIDO_OK)
 			return rc;
-		rc = sink(ctx, &it->pub, t, v);
+		struct mapping_value val = {MAPPING_NUMBER, v, NULL, 0};
+		rc = sink(ctx, &it->pub, t, &val);
 		if (rc != 0)
 			return rc;
 		if (n_points)
@@ -1025,8 +1139,21 @@ int mapping_file_row(struct mapping_file *f, const struct csv_record *row, mappi
 	/* Wide: validate every value cell before emitting any point. numparse
 	 * never yields NaN, so NaN marks an empty cell. */
 	for (size_t i = 0; i < f->n_vcols; i++) {
-		const struct vcol *c = &f->vcols[i];
+		struct vcol *c = &f->vcols[i];
 
+		if (c->kind != MAPPING_NUMBER) {
+			c->txt_len = row->lens[c->idx];
+			c->txt = trim_cell(row->fields[c->idx], &c->txt_len);
+			if (c->txt_len > MAPPING_TEXT_MAX) {
+				snprintf(err, errlen, "column \"%.*s\": longer than %d bytes",
+					 qlen(c->name_len), c->name, MAPPING_TEXT_MAX);
+				return SUIDO_ERR_INVALID;
+			}
+			if (not_xml_text(c->txt, c->txt_len) || memchr(c->txt, '\0', c->txt_len))
+				return control_char(c->name, err, errlen);
+			f->vals[i] = c->txt_len ? 0 : NAN;
+			continue;
+		}
 		rc = number(c->name, row->fields[c->idx], row->lens[c->idx], &f->vals[i], err,
 			    errlen);
 		if (rc == SUIDO_ERR_NOTFOUND)
@@ -1054,7 +1181,9 @@ int mapping_file_row(struct mapping_file *f, const struct csv_record *row, mappi
 	for (size_t i = 0; i < f->n_vcols; i++) {
 		if (!f->row_items[i])
 			continue;
-		rc = sink(ctx, &f->row_items[i]->pub, t, f->vals[i]);
+		const struct vcol *c = &f->vcols[i];
+		struct mapping_value val = {c->kind, f->vals[i], c->txt, c->txt_len};
+		rc = sink(ctx, &f->row_items[i]->pub, t, &val);
 		if (rc != 0) {
 			if (n_points)
 				*n_points = npts;

@@ -292,6 +292,23 @@ int mask_key_load(const char *dir, const char *name, struct mask_key **out, char
 	return rc;
 }
 
+int mask_key_load_path(const char *path, struct mask_key **out, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+
+	if (!slash)
+		return mask_key_load(".", path, out, err, errlen);
+	if ((size_t)(slash - path) >= sizeof dir) {
+		*out = NULL;
+		suido_errf(err, errlen, "key path too long");
+		return SUIDO_ERR_INVALID;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return mask_key_load(slash == path ? "/" : dir, slash + 1, out, err, errlen);
+}
+
 static int io_fail(char *err, size_t errlen, const char *what, const char *path)
 {
 	int e = errno;

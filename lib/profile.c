@@ -98,6 +98,8 @@ void profile_msg_free(struct profile_msg *m)
 		free(m->items[i].facility);
 	}
 	free(m->items);
+	for (size_t i = 0; i < m->n_points; i++)
+		free(m->points[i].text);
 	free(m->points);
 	free(m);
 }
@@ -756,6 +758,17 @@ static int point_field(struct jp *j, void *ctx, size_t f)
 		return SUIDO_OK;
 	}
 	if (f == 2) {
+		if (j->p < j->end && *j->p == '"') {
+			if ((rc = jp_string(j, &s, &n)) != SUIDO_OK)
+				return rc;
+			if (n > PROFILE_VALUE_TEXT_MAX)
+				return jp_fail(j, SUIDO_ERR_INVALID,
+					       "points[%zu][2]: text longer than %d bytes", i,
+					       PROFILE_VALUE_TEXT_MAX);
+			if (!(pp->text = strndup(s, n)))
+				return jp_fail(j, SUIDO_ERR_NOMEM, "out of memory");
+			return SUIDO_OK;
+		}
 		if (j->p < j->end && (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))) {
 			if ((rc = jp_number(j, &pp->v, &iv, &is_int)) != SUIDO_OK)
 				return rc;
@@ -764,7 +777,8 @@ static int point_field(struct jp *j, void *ctx, size_t f)
 		} else if ((rc = jp_skip(j)) != SUIDO_OK) {
 			return rc;
 		}
-		return jp_fail(j, SUIDO_ERR_INVALID, "points[%zu][2]: not a finite number", i);
+		return jp_fail(j, SUIDO_ERR_INVALID, "points[%zu][2]: not a finite number or a string",
+			       i);
 	}
 	if ((rc = jp_skip(j)) != SUIDO_OK)
 		return rc;
@@ -791,6 +805,8 @@ static int point_elem(struct jp *j, void *ctx, size_t i)
 			return jp_fail(j, SUIDO_ERR_NOMEM, "out of memory");
 		d->cap_points = nc;
 	}
+	m->points[m->n_points].text = NULL;
+	m->points[m->n_points].v = 0;
 	m->n_points++;
 	if (j->p >= j->end || *j->p != '[') {
 		if ((rc = jp_skip(j)) != SUIDO_OK)
@@ -1001,7 +1017,10 @@ int profile_encode(const struct profile_msg *m, struct strbuf *out)
 		strbuf_printf(out, i ? ",[%" PRIu32 ",\"" : "[%" PRIu32 ",\"", p->item);
 		strbuf_append(out, ts, timeutil_format_utc(p->t_ms, ts));
 		strbuf_puts(out, "\",");
-		strbuf_json_num(out, p->v);
+		if (p->text)
+			strbuf_json_str(out, p->text, strlen(p->text));
+		else
+			strbuf_json_num(out, p->v);
 		strbuf_putc(out, ']');
 	}
 	strbuf_puts(out, "]}");

@@ -122,6 +122,33 @@ int store_put_point(struct store *s, int64_t item_key, int64_t t_ms, double v)
 	return s->ops->put_point(s->impl, item_key, t_ms, v);
 }
 
+int store_put_text(struct store *s, int64_t item_key, int64_t t_ms, const char *text)
+{
+	assert(s && text);
+	return s->ops->put_text(s->impl, item_key, t_ms, text);
+}
+
+int store_put_file(struct store *s, const char *utility, const struct store_file *f,
+		   const void *content, size_t len, const void *original, size_t olen)
+{
+	assert(s && utility && f && f->id && f->name && f->sha256 && f->sender);
+	assert((content || !len) && (original || !olen));
+	return s->ops->put_file(s->impl, utility, f, content, len, original, olen);
+}
+
+int store_list_files(struct store *s, const char *utility, store_file_fn fn, void *ctx)
+{
+	assert(s && utility && fn);
+	return s->ops->list_files(s->impl, utility, fn, ctx);
+}
+
+int store_get_file(struct store *s, const char *utility, const char *id, store_file_fn meta,
+		   store_original_fn content, store_original_fn original, void *ctx)
+{
+	assert(s && utility && id);
+	return s->ops->get_file(s->impl, utility, id, meta, content, original, ctx);
+}
+
 int store_list_items(struct store *s, const char *utility, store_item_fn fn, void *ctx)
 {
 	assert(s && utility && fn);
@@ -142,11 +169,11 @@ int store_values(struct store *s, const char *utility, const char *item, int64_t
 	return s->ops->values(s->impl, utility, item, from_ms, to_ms, limit, fn, ctx);
 }
 
-int store_latest(struct store *s, const char *utility, const char *item,
-		 struct store_point *out)
+int store_latest(struct store *s, const char *utility, const char *item, store_point_fn fn,
+		 void *ctx)
 {
-	assert(s && utility && item && out);
-	return s->ops->latest(s->impl, utility, item, out);
+	assert(s && utility && item && fn);
+	return s->ops->latest(s->impl, utility, item, fn, ctx);
 }
 
 int store_integrity_check(struct store *s, char *err, size_t errlen)

@@ -23,12 +23,28 @@
 #include "suido/log.h"
 
 /* Version of the schema below; a database from a later one is refused. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 4
 #define BUSY_TIMEOUT_MS 10000
+
+/* The file store (v4): metadata first, the content and the sealed original
+ * last so that listing reads only the head of each row. */
+#define FILES_SQL                                                                          \
+	"CREATE TABLE files("                                                              \
+	" utility_key INTEGER NOT NULL REFERENCES utilities(utility_key),"                 \
+	" id TEXT NOT NULL,"                                                               \
+	" name TEXT NOT NULL,"                                                             \
+	" size INTEGER NOT NULL,"                                                          \
+	" sha256 TEXT NOT NULL,"                                                           \
+	" sender TEXT NOT NULL,"                                                           \
+	" received_ms INTEGER NOT NULL,"                                                   \
+	" content BLOB NOT NULL,"                                                          \
+	" original BLOB NOT NULL,"                                                         \
+	" PRIMARY KEY(utility_key, id));"                                                  \
+	"CREATE INDEX files_received ON files(utility_key, received_ms);"
 
 static const char schema_sql[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
-	"INSERT INTO schema_version(version) VALUES(2);"
+	"INSERT INTO schema_version(version) VALUES(4);"
 	"CREATE TABLE utilities("
 	" utility_key INTEGER PRIMARY KEY,"
 	" id TEXT NOT NULL UNIQUE,"
@@ -56,7 +72,9 @@ static const char schema_sql[] =
 	" unit TEXT NOT NULL,"
 	" facility TEXT NOT NULL,"
 	" UNIQUE(utility_key, id));"
-	/* v is NULL for a NaN (SQLite stores NaN as NULL anyway). No declared
+	/* v is NULL for a NaN (SQLite stores NaN as NULL anyway) and for a text
+	 * value, which is in s (v3; NULL for a number: a separate column, as a
+	 * REAL column's affinity would turn the text "12" into a number). No declared
 	 * foreign key: its check on every insert costs a third of the ingest
 	 * rate, keys only ever come from put_item, and the integrity check
 	 * looks for orphans instead. */
@@ -64,13 +82,18 @@ static const char schema_sql[] =
 	" item_key INTEGER NOT NULL,"
 	" t INTEGER NOT NULL,"
 	" v REAL,"
-	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;";
+	" s TEXT,"
+	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;"
+	FILES_SQL;
 
 /* Migrations: migrate_sql[v] takes a database from version v to v + 1, run in
  * one transaction with the version update. */
 static const char *const migrate_sql[SCHEMA_VERSION] = {
 	[1] = "ALTER TABLE messages ADD COLUMN original BLOB;"
 	      "UPDATE schema_version SET version = 2;",
+	[2] = "ALTER TABLE points ADD COLUMN s TEXT;"
+	      "UPDATE schema_version SET version = 3;",
+	[3] = FILES_SQL "UPDATE schema_version SET version = 4;",
 };
 
 enum stmt_id {
@@ -84,12 +107,16 @@ enum stmt_id {
 	ST_GET_ORIGINAL,
 	ST_PUT_ITEM,
 	ST_PUT_POINT,
+	ST_PUT_TEXT,
 	ST_LIST_ITEMS,
 	ST_GET_ITEM,
 	ST_ITEM_EXISTS,
 	ST_VALUES,
 	ST_LATEST,
 	ST_COUNT_POINTS,
+	ST_PUT_FILE,
+	ST_LIST_FILES,
+	ST_GET_FILE,
 	ST__COUNT
 };
 
@@ -117,6 +144,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" unit = excluded.unit, facility = excluded.facility"
 			" RETURNING item_key",
 	[ST_PUT_POINT] = "INSERT OR REPLACE INTO points(item_key, t, v) VALUES(?1, ?2, ?3)",
+	[ST_PUT_TEXT] = "INSERT OR REPLACE INTO points(item_key, t, s) VALUES(?1, ?2, ?3)",
 	[ST_LIST_ITEMS] = "SELECT i.id, i.name, i.unit, i.facility FROM utilities u"
 			  " JOIN items i ON i.utility_key = u.utility_key"
 			  " WHERE u.id = ?1 ORDER BY i.id",
@@ -126,15 +154,25 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ITEM_EXISTS] = "SELECT 1 FROM utilities u"
 			   " JOIN items i ON i.utility_key = u.utility_key"
 			   " WHERE u.id = ?1 AND i.id = ?2",
-	[ST_VALUES] = "SELECT p.t, p.v FROM utilities u"
+	[ST_VALUES] = "SELECT p.t, p.v, p.s FROM utilities u"
 		      " JOIN items i ON i.utility_key = u.utility_key"
 		      " JOIN points p ON p.item_key = i.item_key"
 		      " WHERE u.id = ?1 AND i.id = ?2 AND p.t >= ?3 AND p.t < ?4"
 		      " ORDER BY p.t LIMIT ?5",
-	[ST_LATEST] = "SELECT p.t, p.v FROM utilities u"
+	[ST_LATEST] = "SELECT p.t, p.v, p.s FROM utilities u"
 		      " JOIN items i ON i.utility_key = u.utility_key"
 		      " JOIN points p ON p.item_key = i.item_key"
 		      " WHERE u.id = ?1 AND i.id = ?2 ORDER BY p.t DESC LIMIT 1",
+	[ST_PUT_FILE] = "INSERT INTO files(utility_key, id, name, size, sha256, sender, received_ms,"
+			" content, original)"
+			" SELECT utility_key, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM utilities WHERE id = ?1",
+	[ST_LIST_FILES] = "SELECT f.id, f.name, f.size, f.sha256, f.sender, f.received_ms"
+			  " FROM utilities u JOIN files f ON f.utility_key = u.utility_key"
+			  " WHERE u.id = ?1 ORDER BY f.received_ms DESC, f.id",
+	[ST_GET_FILE] = "SELECT f.id, f.name, f.size, f.sha256, f.sender, f.received_ms,"
+			" f.content, f.original"
+			" FROM utilities u JOIN files f ON f.utility_key = u.utility_key"
+			" WHERE u.id = ?1 AND f.id = ?2",
 	[ST_COUNT_POINTS] = "SELECT count(*) FROM utilities u"
 			    " JOIN items i ON i.utility_key = u.utility_key"
 			    " JOIN points p ON p.item_key = i.item_key WHERE u.id = ?1",
@@ -634,6 +672,114 @@ static int sqlite_put_point(void *impl, int64_t item_key, int64_t t_ms, double v
 	return SUIDO_OK;
 }
 
+static int sqlite_put_text(void *impl, int64_t item_key, int64_t t_ms, const char *text)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_TEXT];
+	int rc, ret = SUIDO_OK;
+
+	sqlite3_bind_int64(st, 1, item_key);
+	sqlite3_bind_int64(st, 2, t_ms);
+	bind_str(st, 3, text);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		ret = fail(q, rc, "put text point");
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sqlite_put_file(void *impl, const char *utility, const struct store_file *f,
+			   const void *content, size_t len, const void *original, size_t olen)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_FILE];
+	int rc, ret = SUIDO_OK;
+
+	assert(!sqlite3_get_autocommit(q->db));
+	bind_str(st, 1, utility);
+	bind_str(st, 2, f->id);
+	bind_str(st, 3, f->name);
+	sqlite3_bind_int64(st, 4, f->size);
+	bind_str(st, 5, f->sha256);
+	bind_str(st, 6, f->sender);
+	sqlite3_bind_int64(st, 7, f->received_ms);
+	sqlite3_bind_blob64(st, 8, content ? content : "", len, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 9, original ? original : "", olen, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(q->db) == 0)
+			ret = SUIDO_ERR_NOTFOUND; /* no such utility */
+	} else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+		ret = SUIDO_ERR_EXISTS;
+	} else {
+		ret = fail(q, rc, "put file");
+	}
+	sqlite3_reset(st);
+	/* the blobs are the caller's, borrowed for this call only */
+	sqlite3_bind_null(st, 8);
+	sqlite3_bind_null(st, 9);
+	return ret;
+}
+
+static void column_file(sqlite3_stmt *st, struct store_file *f)
+{
+	f->id = (const char *)sqlite3_column_text(st, 0);
+	f->name = (const char *)sqlite3_column_text(st, 1);
+	f->size = sqlite3_column_int64(st, 2);
+	f->sha256 = (const char *)sqlite3_column_text(st, 3);
+	f->sender = (const char *)sqlite3_column_text(st, 4);
+	f->received_ms = sqlite3_column_int64(st, 5);
+}
+
+static int sqlite_list_files(void *impl, const char *utility, store_file_fn fn, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_LIST_FILES];
+	int rc, ret = SUIDO_OK;
+
+	bind_str(st, 1, utility);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_file f;
+		column_file(st, &f);
+		if (fn(ctx, &f)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(q, rc, "list files");
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sqlite_get_file(void *impl, const char *utility, const char *id, store_file_fn meta,
+			   store_original_fn content, store_original_fn original, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_GET_FILE];
+	int rc, ret = SUIDO_OK;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct store_file f;
+		column_file(st, &f);
+		if (meta)
+			meta(ctx, &f);
+		if (content)
+			content(ctx, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+		if (original)
+			original(ctx, sqlite3_column_blob(st, 7), (size_t)sqlite3_column_bytes(st, 7));
+	} else if (rc == SQLITE_DONE) {
+		ret = SUIDO_ERR_NOTFOUND;
+	} else {
+		ret = fail(q, rc, "get file");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
 static int emit_items(struct store_sqlite *q, sqlite3_stmt *st, store_item_fn fn, void *ctx,
 		      int *n)
 {
@@ -705,11 +851,17 @@ static int item_exists(struct store_sqlite *q, const char *utility, const char *
 	return ret;
 }
 
-static inline double column_value(sqlite3_stmt *st, int i)
+/* Row (t, v, s) of ST_VALUES / ST_LATEST as a point; text borrowed from st. */
+static inline void column_point(sqlite3_stmt *st, struct store_point *p)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return NAN;
-	return sqlite3_column_double(st, i);
+	p->t_ms = sqlite3_column_int64(st, 0);
+	p->text = (const char *)sqlite3_column_text(st, 2);
+	if (p->text)
+		p->v = 0;
+	else if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+		p->v = NAN;
+	else
+		p->v = sqlite3_column_double(st, 1);
 }
 
 static int sqlite_values(void *impl, const char *utility, const char *item, int64_t from_ms,
@@ -726,7 +878,8 @@ static int sqlite_values(void *impl, const char *utility, const char *item, int6
 	sqlite3_bind_int64(st, 4, to_ms);
 	sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_point p = {sqlite3_column_int64(st, 0), column_value(st, 1)};
+		struct store_point p;
+		column_point(st, &p);
 		n++;
 		if (fn(ctx, &p)) {
 			rc = SQLITE_DONE;
@@ -743,7 +896,7 @@ static int sqlite_values(void *impl, const char *utility, const char *item, int6
 }
 
 static int sqlite_latest(void *impl, const char *utility, const char *item,
-			 struct store_point *out)
+			 store_point_fn fn, void *ctx)
 {
 	struct store_sqlite *q = impl;
 	sqlite3_stmt *st = q->st[ST_LATEST];
@@ -753,8 +906,9 @@ static int sqlite_latest(void *impl, const char *utility, const char *item,
 	bind_str(st, 2, item);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		out->t_ms = sqlite3_column_int64(st, 0);
-		out->v = column_value(st, 1);
+		struct store_point p;
+		column_point(st, &p);
+		fn(ctx, &p);
 		ret = SUIDO_OK;
 	} else if (rc == SQLITE_DONE) {
 		ret = SUIDO_ERR_NOTFOUND;
@@ -885,6 +1039,10 @@ const struct store_ops store_sqlite_ops = {
 	.get_original = sqlite_get_original,
 	.put_item = sqlite_put_item,
 	.put_point = sqlite_put_point,
+	.put_text = sqlite_put_text,
+	.put_file = sqlite_put_file,
+	.list_files = sqlite_list_files,
+	.get_file = sqlite_get_file,
 	.list_items = sqlite_list_items,
 	.get_item = sqlite_get_item,
 	.values = sqlite_values,

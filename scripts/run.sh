@@ -45,10 +45,11 @@ trap 'cleanup; exit 0' INT TERM
 
 # Fresh keys from the platform's own CA, never checked-in files: the root, the
 # platform's data-protection certificate (the gateway seals to it) and the
-# gateway's (the platform verifies its signatures with it), a CRL, and for MQTT
+# gateway's (the platform verifies its signatures with it), a CRL, for MQTT
 # over TLS the broker's server certificate (127.0.0.1 is in its SAN) and a TLS
 # client certificate for the platform and for the gateway (its CN, the gateway
-# id, is its user name on the broker).
+# id, is its user name on the broker), and for the AP interface over HTTPS the
+# platform's server certificate (localhost; 127.0.0.1 is in its SAN).
 mkdir -p "$VAR/pki"
 chmod 700 "$VAR/pki"
 "$BUILD/suido" ca init --dir "$VAR/ca" --cn "suido demo root CA" >/dev/null
@@ -59,23 +60,36 @@ chmod 700 "$VAR/pki"
 "$BUILD/suido" ca crl --dir "$VAR/ca" --out "$VAR/pki/crl.pem" >/dev/null
 "$BUILD/suido" ca issue --dir "$VAR/ca" --profile platform --use tls-server \
   --cn localhost --dns localhost --out "$VAR/pki/broker" >/dev/null
+"$BUILD/suido" ca issue --dir "$VAR/ca" --profile platform --use tls-server \
+  --cn localhost --dns localhost --out "$VAR/pki/api-tls" >/dev/null
 "$BUILD/suido" ca issue --dir "$VAR/ca" --profile platform --use tls-client \
   --cn suido-platform --out "$VAR/pki/platform-tls" >/dev/null
 "$BUILD/suido" ca issue --dir "$VAR/ca" --profile gateway --use tls-client \
   --cn "$GATEWAY" --out "$VAR/pki/$GATEWAY-tls" >/dev/null
+# A demo application (a vendor's system) with its data-protection certificate:
+# it may ask for sealed answers and deposit files (docs/api.md).
+"$BUILD/suido" ca issue --dir "$VAR/ca" --profile application --use data-protection \
+  --cn demo-app --out "$VAR/pki/demo-app" >/dev/null
+# The demo utility's mask key: the gateway masks the billing file's customer
+# number, name and address with it (docs/masking.md); only its holder unmasks.
+"$BUILD/suido" mask-key new --out "$VAR/pki/$UTILITY-mask.key" >/dev/null
 
 # A fresh bearer token for the demo utility: the platform keeps only its hash.
 TOKEN=$(openssl rand -hex 32)
 TOKEN_SHA=$(printf '%s' "$TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
+APP_TOKEN=$(openssl rand -hex 32)
+APP_TOKEN_SHA=$(printf '%s' "$APP_TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
 
 # Who may use which topics: a gateway (user name = its certificate's CN = its
 # id) only its own, the platform every gateway's data and ack topics.
 cat > "$VAR/run/mosquitto.acl" <<ACL
 user suido-platform
 topic read suido/v1/+/+/data
+topic read suido/v1/+/+/file
 topic write suido/v1/+/+/ack
 
 pattern write suido/v1/+/%u/data
+pattern write suido/v1/+/%u/file
 pattern write suido/v1/+/%u/status
 pattern read suido/v1/+/%u/ack
 ACL
@@ -91,6 +105,7 @@ cafile $VAR/ca/ca.crt
 certfile $VAR/pki/broker.crt
 keyfile $VAR/pki/broker.key
 require_certificate true
+crlfile $VAR/pki/crl.pem
 use_identity_as_username true
 tls_version tlsv1.2
 allow_anonymous false
@@ -113,6 +128,8 @@ timezone = Asia/Tokyo
 [http]
 listen = 127.0.0.1
 port = $HTTP_PORT
+certfile = $VAR/pki/api-tls.crt
+keyfile = $VAR/pki/api-tls.key
 
 [mqtt]
 host = 127.0.0.1
@@ -134,6 +151,11 @@ api_token_sha256 = $TOKEN_SHA
 utility = $UTILITY
 format = json
 certificate = $VAR/pki/$GATEWAY.crt
+
+[application demo-app]
+utility = $UTILITY
+api_token_sha256 = $APP_TOKEN_SHA
+certificate = $VAR/pki/demo-app.crt
 CONF
 
 cat > "$VAR/run/gateway.conf" <<CONF
@@ -161,6 +183,7 @@ format = json
 key = $VAR/pki/$GATEWAY.key
 platform_certificate = $VAR/pki/platform-dp.crt
 ca = $VAR/ca/ca.crt
+mask_key = $VAR/pki/$UTILITY-mask.key
 CONF
 
 "$MOSQUITTO" -c "$VAR/run/mosquitto.conf" >>"$VAR/log/mosquitto.log" 2>&1 &
@@ -171,9 +194,12 @@ pids+=($!)
 "$BUILD/suido-gateway" -c "$VAR/run/gateway.conf" >>"$VAR/log/gateway.log" 2>&1 &
 pids+=($!)
 
-API="http://127.0.0.1:$HTTP_PORT/ap/v1"
+# HTTPS only; clients trust the CA's root, nothing else (curl --cacert).
+BASE="https://127.0.0.1:$HTTP_PORT"
+API="$BASE/ap/v1"
+CACERT="$VAR/ca/ca.crt"
 for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+  curl -fsS --cacert "$CACERT" "$BASE/healthz" >/dev/null 2>&1 && break
   for p in "${pids[@]}"; do
     kill -0 "$p" 2>/dev/null || { echo "run: a program exited; see $VAR/log/" >&2; tail -5 "$VAR"/log/*.log >&2; exit 1; }
   done
@@ -183,6 +209,7 @@ done
 umask 077
 cat > "$VAR/run/endpoints.env" <<ENV
 SUIDO_API_URL=$API
+SUIDO_API_CA=$CACERT
 SUIDO_API_TOKEN=$TOKEN
 SUIDO_UTILITY=$UTILITY
 SUIDO_GATEWAY=$GATEWAY
@@ -190,8 +217,14 @@ SUIDO_SPOOL_DIR=$VAR/gateway/spool
 SUIDO_RECEIPTS_DIR=$VAR/gateway/receipts
 SUIDO_MQTT_URL=mqtts://127.0.0.1:$MQTT_PORT
 SUIDO_MQTT_CA=$VAR/ca/ca.crt
-SUIDO_METRICS_URL=http://127.0.0.1:$HTTP_PORT/metrics
+SUIDO_METRICS_URL=$BASE/metrics
 SUIDO_LOG_DIR=$VAR/log
+SUIDO_MASK_KEY=$VAR/pki/$UTILITY-mask.key
+SUIDO_APP_ID=demo-app
+SUIDO_APP_TOKEN=$APP_TOKEN
+SUIDO_APP_KEY=$VAR/pki/demo-app.key
+SUIDO_APP_CERT=$VAR/pki/demo-app.crt
+SUIDO_PLATFORM_CERT=$VAR/pki/platform-dp.crt
 ENV
 umask 022
 
@@ -209,15 +242,18 @@ fi
 
 cat <<MSG
 suido is running (Ctrl-C stops everything).
-  AP interface   $API   (token in $VAR/run/endpoints.env)
-  metrics        http://127.0.0.1:$HTTP_PORT/metrics
+  AP interface   $API   (HTTPS: trust $CACERT; token in $VAR/run/endpoints.env)
+  metrics        $BASE/metrics
   MQTT broker    127.0.0.1:$MQTT_PORT   (TLS, client certificate of $VAR/ca required)
   spool          $VAR/gateway/spool   (drop CSV files here)
   receipts       $VAR/gateway/receipts
   logs           $VAR/log/
 Try:
   . $VAR/run/endpoints.env
-  curl -H "Authorization: Bearer \$SUIDO_API_TOKEN" \$SUIDO_API_URL/utilities/\$SUIDO_UTILITY/items
+  curl --cacert "\$SUIDO_API_CA" -H "Authorization: Bearer \$SUIDO_API_TOKEN" \$SUIDO_API_URL/utilities/\$SUIDO_UTILITY/items
+  # the same, sealed for the demo application (signed by the platform, encrypted for it):
+  curl -s --cacert "\$SUIDO_API_CA" -H "Authorization: Bearer \$SUIDO_APP_TOKEN" -H "Accept: application/jose" \\
+    \$SUIDO_API_URL/utilities/\$SUIDO_UTILITY/items | $BUILD/suido open --format json --key "\$SUIDO_APP_KEY" --from "\$SUIDO_PLATFORM_CERT"
 MSG
 
 if [ "${SUIDO_RUN_QUIET:-0}" != 1 ]; then
@@ -231,16 +267,29 @@ if [ "${SUIDO_RUN_QUIET:-0}" != 1 ]; then
   for r in "$VAR"/gateway/receipts/*.receipt.json; do
     [ -e "$r" ] && jq -r '"  \(.file): \(.status), layout \(.layout // "-"), \(.encoding), \(.accepted_rows)/\(.rows) rows, \(.points) points"' "$r"
   done
-  items=$(curl -fsS -H "$auth" "$API/utilities/$UTILITY/items" || echo '{"items":[]}')
-  points=$(curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^suido_platform_points_stored_total/ {print $2}')
+  items=$(curl -fsS --cacert "$CACERT" -H "$auth" "$API/utilities/$UTILITY/items" || echo '{"items":[]}')
+  points=$(curl -fsS --cacert "$CACERT" "$BASE/metrics" | awk '/^suido_platform_points_stored_total/ {print $2}')
   echo "Served: $(jq '.items | length' <<<"$items") items, ${points:-0} points stored."
   id=$(jq -r '.items[] | select(.name == "配水池水位(m)") | .id' <<<"$items" | head -1)
   if [ -n "$id" ]; then
     echo "配水池水位(m), first three hours (local 2026/11/20 0:00 is 2026-11-19T15:00:00Z):"
-    curl -fsS -H "$auth" "$API/utilities/$UTILITY/items/$id/values?from=2026-11-19T15:00:00Z&to=2026-11-19T18:00:00Z" |
+    curl -fsS --cacert "$CACERT" -H "$auth" "$API/utilities/$UTILITY/items/$id/values?from=2026-11-19T15:00:00Z&to=2026-11-19T18:00:00Z" |
       jq -c '.values[]' | sed 's/^/  /'
-    echo "  (curl -H \"Authorization: Bearer \$SUIDO_API_TOKEN\" \"\$SUIDO_API_URL/utilities/$UTILITY/items/$id/aggregate?from=2026-11-19T15:00:00Z&to=2026-11-21T15:00:00Z&interval=1d\")"
+    echo "  (curl --cacert \"\$SUIDO_API_CA\" -H \"Authorization: Bearer \$SUIDO_API_TOKEN\" \"\$SUIDO_API_URL/utilities/$UTILITY/items/$id/aggregate?from=2026-11-19T15:00:00Z&to=2026-11-21T15:00:00Z&interval=1d\")"
   fi
+  sealed=$(curl -fsS --cacert "$CACERT" -H "Authorization: Bearer $APP_TOKEN" -H "Accept: application/jose" \
+    "$API/utilities/$UTILITY/items" | "$BUILD/suido" open --format json --key "$VAR/pki/demo-app.key" \
+    --from "$VAR/pki/platform-dp.crt" 2>/dev/null | jq '.items | length' || echo "failed")
+  echo "Sealed answer for demo-app (JWE of a JWS, opened with suido open): $sealed items."
+  # The billing file's personal columns arrive masked; the key holder opens them.
+  echo "Masked on the gateway (meter M-20000), as the platform stores and serves them:"
+  for name in お客様番号 氏名 住所; do
+    mid=$(jq -r --arg n "$name" '.items[] | select(.name == $n and .facility == "M-20000") | .id' <<<"$items" | head -1)
+    [ -n "$mid" ] || continue
+    tok=$(curl -fsS --cacert "$CACERT" -H "$auth" "$API/utilities/$UTILITY/items/$mid/latest" | jq -r .v)
+    printf '  %s: %.60s...\n    suido unmask --key "$SUIDO_MASK_KEY": %s\n' "$name" "$tok" \
+      "$("$BUILD/suido" unmask --key "$VAR/pki/$UTILITY-mask.key" "$tok" 2>&1)"
+  done
 fi
 
 while :; do

@@ -16,10 +16,17 @@
  *               (optional; its cell becomes the item's facility)
  *   facility_name = fixed facility text when there is no such column (optional)
  *   wide only:
- *     values  = * | h1,h2,...   columns that hold values ("*" = every column
- *               not named by time, facility or ignore)
- *     ignore  = h1,h2,...   columns never read or sent (personal data until
- *               masking exists)
+ *     values  = * | h1,h2,...   columns that hold numbers ("*" = every column
+ *               not named by time, facility, ignore, text or mask*)
+ *     text    = h1,h2,...   columns sent as text values as they are (status
+ *               words such as 運転 / 停止)
+ *     mask    = h1,h2,...   personal data sent only masked, randomized mode
+ *               (mask.h: every token differs; names, addresses)
+ *     mask_deterministic = h1,h2,...   masked in deterministic mode (equal
+ *               values give equal tokens: customer numbers that must join)
+ *     ignore  = h1,h2,...   columns never read or sent
+ *   Every column listed in values, text, mask or mask_deterministic must be
+ *   in the header; a column may be listed in one of these keys only.
  *   long only:
  *     item    = header of the column naming the item      (required)
  *     value   = header of the value column                (required)
@@ -35,9 +42,16 @@
  * so it is stable, URL-safe and the same for every gateway using the layout.
  *
  * Row rules: a row is mapped entirely or not at all. Wrong field count,
- * an unparseable time, an impossible date or an unparseable number reject the
- * row with a reason. An empty value cell is "no value" (skipped, not an
+ * an unparseable time, an impossible date, an unparseable number, a text
+ * cell longer than MAPPING_TEXT_MAX bytes, or a facility, item name, unit or
+ * text cell holding a character XML 1.0 cannot carry (C0 controls but tab,
+ * LF, CR; U+FFFE, U+FFFF) reject the row with a reason; such a header cell
+ * refuses the file. An
+ * empty value cell (text cells trimmed) is "no value" (skipped, not an
  * error); a row whose value cells are all empty yields no points and no error.
+ * The mapping never masks: it hands the clear text of a mask column to the
+ * sink with the mode, and the caller (the gateway's intake) masks it before
+ * it is stored anywhere.
  */
 #ifndef SUIDO_MAPPING_H
 #define SUIDO_MAPPING_H
@@ -47,6 +61,8 @@
 
 #include "conf.h"
 #include "csv.h"
+
+#define MAPPING_TEXT_MAX 1024 /* bytes of a text cell (its token fits a profile text) */
 
 struct mapping;      /* immutable set of layouts */
 struct mapping_file; /* the state of mapping one file */
@@ -84,13 +100,32 @@ void mapping_file_free(struct mapping_file *f);
 /* Name of the recognised layout; borrowed from the mapping. */
 const char *mapping_file_layout(const struct mapping_file *f);
 
+/* Nonzero when some layout of m has a mask or mask_deterministic column
+ * (its user then needs a mask key). */
+int mapping_masks(const struct mapping *m);
+
+enum mapping_kind {
+	MAPPING_NUMBER,             /* v */
+	MAPPING_TEXT,               /* text[len], sent as it is */
+	MAPPING_MASK_RANDOMIZED,    /* text[len] is clear: mask (MASK_RANDOMIZED) first */
+	MAPPING_MASK_DETERMINISTIC, /* text[len] is clear: mask (MASK_DETERMINISTIC) first */
+};
+
+struct mapping_value {
+	enum mapping_kind kind;
+	double v;         /* MAPPING_NUMBER */
+	const char *text; /* the others: trimmed cell, not NUL-terminated, 1..MAPPING_TEXT_MAX */
+	size_t len;
+};
+
 /*
  * Called once per point of an accepted row. item and its strings are
- * borrowed until mapping_file_free. Return 0 to continue, nonzero to stop:
- * mapping_file_row then returns that value.
+ * borrowed until mapping_file_free, val and its text for the call only.
+ * Return 0 to continue, nonzero to stop: mapping_file_row then returns that
+ * value.
  */
 typedef int (*mapping_sink_fn)(void *ctx, const struct mapping_item *item, int64_t t_ms,
-			       double v);
+			       const struct mapping_value *val);
 
 /*
  * Maps one data record. Validates the whole row first; only if it is good

@@ -71,6 +71,10 @@ int mask_key_parse(const char *text, size_t len, struct mask_key **out, char *er
 int mask_key_load(const char *dir, const char *name, struct mask_key **out, char *err,
 		  size_t errlen);
 
+/* mask_key_load of a path "dir/name" (or "name" in the working directory);
+ * SUIDO_ERR_INVALID also for a path too long. */
+int mask_key_load_path(const char *path, struct mask_key **out, char *err, size_t errlen);
+
 /*
  * Writes the key's file text, with its newline, into out[outlen]. The text
  * is the secret: the caller cleanses it (OPENSSL_cleanse). Returns SUIDO_OK

@@ -10,7 +10,10 @@
  *              "facility":"配水池"}],
  *    "points":[[0,"2026-11-19T15:00:00Z",4.5], ...]}
  *
- * A point is [index into items, ISO 8601 instant with Z or offset, number].
+ * A point is [index into items, ISO 8601 instant with Z or offset, value];
+ * the value is a number, or a string of at most PROFILE_VALUE_TEXT_MAX bytes
+ * (a text value: a status word, or a masked token such as "~m1.s.k1.…" of a
+ * field the gateway masked with the utility's key, docs/masking.md).
  * Unknown members are ignored (newer minor versions may add some).
  *
  * Ack: {"profile":"suido.ack/1","id":"gw1:1763600000:42","status":"stored"}
@@ -30,6 +33,7 @@
 #define PROFILE_ID_MAX 160    /* message ids */
 #define PROFILE_ITEM_ID_MAX 128
 #define PROFILE_TEXT_MAX 512  /* item names, units, facilities */
+#define PROFILE_VALUE_TEXT_MAX 2048 /* text values */
 
 struct profile_item {
 	char *id;
@@ -41,7 +45,8 @@ struct profile_item {
 struct profile_point {
 	uint32_t item; /* index into items */
 	int64_t t_ms;
-	double v;
+	double v;   /* the value when text is NULL (0 otherwise) */
+	char *text; /* NULL for a number; else the text value, owned by the message */
 };
 
 struct profile_msg {

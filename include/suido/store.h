@@ -27,8 +27,19 @@ struct store_item {
 };
 
 struct store_point {
-	int64_t t_ms; /* UTC milliseconds */
-	double v;
+	int64_t t_ms;     /* UTC milliseconds */
+	double v;         /* the value when text is NULL (NaN when stored as NaN) */
+	const char *text; /* NULL for a number; else the text value (borrowed) */
+};
+
+/* A deposited file (the file store, seed 000 ファイル蓄積): its metadata. */
+struct store_file {
+	const char *id;        /* 32 lowercase hex digits, unique within the utility */
+	const char *name;      /* base name as deposited (untrusted, checked by the caller) */
+	int64_t size;          /* bytes of the content */
+	const char *sha256;    /* 64 lowercase hex digits of the content */
+	const char *sender;    /* "gateway:<id>" or "application:<id>" */
+	int64_t received_ms;
 };
 
 /* Query callbacks: strings are borrowed for the call only. Return 0 to go
@@ -37,6 +48,8 @@ typedef int (*store_item_fn)(void *ctx, const struct store_item *item);
 typedef int (*store_point_fn)(void *ctx, const struct store_point *p);
 /* The signed original of a message: data[len], borrowed for the call only. */
 typedef void (*store_original_fn)(void *ctx, const void *data, size_t len);
+/* A file's metadata; return as store_item_fn. */
+typedef int (*store_file_fn)(void *ctx, const struct store_file *f);
 
 struct store_ops {
 	const char *name;
@@ -55,14 +68,21 @@ struct store_ops {
 	int (*put_item)(void *impl, const char *utility, const struct store_item *item,
 			int64_t *item_key);
 	int (*put_point)(void *impl, int64_t item_key, int64_t t_ms, double v);
+	int (*put_text)(void *impl, int64_t item_key, int64_t t_ms, const char *text);
 	int (*list_items)(void *impl, const char *utility, store_item_fn fn, void *ctx);
 	int (*get_item)(void *impl, const char *utility, const char *item, store_item_fn fn,
 			void *ctx);
 	int (*values)(void *impl, const char *utility, const char *item, int64_t from_ms,
 		      int64_t to_ms, size_t limit, store_point_fn fn, void *ctx);
-	int (*latest)(void *impl, const char *utility, const char *item, struct store_point *out);
+	int (*latest)(void *impl, const char *utility, const char *item, store_point_fn fn,
+		      void *ctx);
 	int (*integrity_check)(void *impl, char *err, size_t errlen);
 	int (*count_points)(void *impl, const char *utility, int64_t *out);
+	int (*put_file)(void *impl, const char *utility, const struct store_file *f,
+			const void *content, size_t len, const void *original, size_t olen);
+	int (*list_files)(void *impl, const char *utility, store_file_fn fn, void *ctx);
+	int (*get_file)(void *impl, const char *utility, const char *id, store_file_fn meta,
+			store_original_fn content, store_original_fn original, void *ctx);
 };
 
 /* The SQLite backend (store_sqlite.c). */
@@ -124,8 +144,13 @@ int store_get_original(struct store *s, const char *utility, const char *msg_id,
 int store_put_item(struct store *s, const char *utility, const struct store_item *item,
 		   int64_t *item_key);
 
-/* Stores a point; a second point for the same item and instant replaces it. */
+/* Stores a point; a second point for the same item and instant replaces it
+ * (whether number or text). */
 int store_put_point(struct store *s, int64_t item_key, int64_t t_ms, double v);
+
+/* Stores a text point (a status word, a masked token; text is copied, at most
+ * PROFILE_VALUE_TEXT_MAX bytes by the ingest's decoder), replacing as above. */
+int store_put_text(struct store *s, int64_t item_key, int64_t t_ms, const char *text);
 
 /* Calls fn for each item of utility, ordered by id. SUIDO_OK or _DB. */
 int store_list_items(struct store *s, const char *utility, store_item_fn fn, void *ctx);
@@ -142,14 +167,38 @@ int store_get_item(struct store *s, const char *utility, const char *item, store
 int store_values(struct store *s, const char *utility, const char *item, int64_t from_ms,
 		 int64_t to_ms, size_t limit, store_point_fn fn, void *ctx);
 
-/* The newest point of the item; SUIDO_ERR_NOTFOUND when no item or no point. */
-int store_latest(struct store *s, const char *utility, const char *item,
-		 struct store_point *out);
+/* Calls fn once with the newest point of the item (fn's return value is
+ * ignored); SUIDO_ERR_NOTFOUND when no item or no point. */
+int store_latest(struct store *s, const char *utility, const char *item, store_point_fn fn,
+		 void *ctx);
 
 /* Runs the backend's integrity check; SUIDO_OK or SUIDO_ERR_DB with detail. */
 int store_integrity_check(struct store *s, char *err, size_t errlen);
 
 /* Number of points stored for utility. */
 int store_count_points(struct store *s, const char *utility, int64_t *out);
+
+/*
+ * The file store. store_put_file records file f of utility with its content
+ * content[len] and the sealed original[olen] as received (kept so that the
+ * sender's signature can be verified again later), inside a transaction.
+ * SUIDO_OK; SUIDO_ERR_EXISTS when utility already has a file with f->id (a
+ * resend of the same deposit: the caller answers as for the first one);
+ * SUIDO_ERR_NOTFOUND for an unknown utility; SUIDO_ERR_FULL; SUIDO_ERR_DB.
+ */
+int store_put_file(struct store *s, const char *utility, const struct store_file *f,
+		   const void *content, size_t len, const void *original, size_t olen);
+
+/* Calls fn for each file of utility, newest first. SUIDO_OK or _DB. */
+int store_list_files(struct store *s, const char *utility, store_file_fn fn, void *ctx);
+
+/*
+ * Calls meta (may be NULL), then content (may be NULL) with the file's
+ * bytes, then original (may be NULL) with the sealed original, for file id
+ * of utility. SUIDO_ERR_NOTFOUND when utility has no such file (another
+ * utility's file is not found either).
+ */
+int store_get_file(struct store *s, const char *utility, const char *id, store_file_fn meta,
+		   store_original_fn content, store_original_fn original, void *ctx);
 
 #endif

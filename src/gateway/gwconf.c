@@ -21,7 +21,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	static const char *const mqtt_keys[] = {"host",   "port",     "keepalive", "topic_prefix",
 						"cafile", "certfile", "keyfile",   NULL};
 	static const char *const sec_keys[] = {"format", "key", "platform_certificate", "ca",
-					       NULL};
+					       "mask_key", NULL};
 	struct conf *c = NULL, *mc = NULL;
 	struct gw_config *g = NULL;
 	const struct conf_section *s;
@@ -150,18 +150,20 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 			goto fail;
 		if (strcmp(v, "json") == 0) {
 			g->format = GW_FORMAT_JSON;
+		} else if (strcmp(v, "xml") == 0) {
+			g->format = GW_FORMAT_XML;
 		} else if (strcmp(v, "plain") == 0) {
 			g->format = GW_FORMAT_PLAIN;
 		} else {
 			conf_error(c, s, conf_find(s, "format"), err, errlen,
-				   "expected json or plain, got \"%s\"", v);
+				   "expected json, xml or plain, got \"%s\"", v);
 			goto fail;
 		}
-		if (conf_get_str(c, s, "key", g->format == GW_FORMAT_JSON, "", &v, err, errlen))
+		if (conf_get_str(c, s, "key", g->format != GW_FORMAT_PLAIN, "", &v, err, errlen))
 			goto fail;
 		if (*v && !(g->key_path = conf_resolve_path(c, v)))
 			goto nomem;
-		if (conf_get_str(c, s, "platform_certificate", g->format == GW_FORMAT_JSON, "", &v,
+		if (conf_get_str(c, s, "platform_certificate", g->format != GW_FORMAT_PLAIN, "", &v,
 				 err, errlen))
 			goto fail;
 		if (*v && !(g->platform_cert_path = conf_resolve_path(c, v)))
@@ -169,6 +171,10 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		if (conf_get_str(c, s, "ca", 0, "", &v, err, errlen))
 			goto fail;
 		if (*v && !(g->ca_path = conf_resolve_path(c, v)))
+			goto nomem;
+		if (conf_get_str(c, s, "mask_key", 0, "", &v, err, errlen))
+			goto fail;
+		if (*v && !(g->mask_key_path = conf_resolve_path(c, v)))
 			goto nomem;
 	} else {
 		/* json is the default, and it needs the keys */
@@ -185,6 +191,13 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		goto fail;
 	if ((rc = mapping_load(mc, &g->mapping, err, errlen)) != SUIDO_OK)
 		goto fail;
+	if (mapping_masks(g->mapping) && !g->mask_key_path) {
+		snprintf(err, errlen, "%s: the mapping %s masks columns, but [security] mask_key "
+				      "is not set (create one with: suido mask-key new)",
+			 path, g->mapping_path);
+		rc = SUIDO_ERR_CONFIG;
+		goto fail;
+	}
 	conf_free(mc);
 	conf_free(c);
 	*out = g;
@@ -216,5 +229,6 @@ void gw_config_free(struct gw_config *g)
 	free(g->key_path);
 	free(g->platform_cert_path);
 	free(g->ca_path);
+	free(g->mask_key_path);
 	free(g);
 }

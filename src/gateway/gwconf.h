@@ -13,9 +13,11 @@
 #include "suido/textenc.h"
 #include "suido/tlsfiles.h"
 
-/* How data messages travel (docs/protocol.md): sealed (JWE of a JWS, the
- * default) or plaintext JSON (tests and the plaintext benchmark only). */
-enum gw_format { GW_FORMAT_JSON = 0, GW_FORMAT_PLAIN };
+/* How data messages travel (docs/protocol.md): sealed JSON (JWE of a JWS, the
+ * default), sealed XML (the XML data profile, signed, its Points encrypted;
+ * docs/protocol-xml.md) or plaintext JSON (tests and the plaintext benchmark
+ * only). */
+enum gw_format { GW_FORMAT_JSON = 0, GW_FORMAT_PLAIN, GW_FORMAT_XML };
 
 struct gw_config {
 	char *id;           /* gateway id */
@@ -40,9 +42,11 @@ struct gw_config {
 	struct mapping *mapping; /* loaded from mapping_path */
 	/* [security]: the key files are only named here; gwseal loads them */
 	enum gw_format format;
-	char *key_path;           /* gateway's private key, PEM (json: required) */
-	char *platform_cert_path; /* platform's data-protection certificate (json: required) */
+	char *key_path;           /* gateway's private key, PEM (json, xml: required) */
+	char *platform_cert_path; /* platform's data-protection certificate (json, xml: required) */
 	char *ca_path;            /* root CA certificate to check it against, or NULL */
+	char *mask_key_path;      /* the utility's mask key (mask.h); required when the
+				   * mapping masks columns, else NULL */
 };
 
 /*

@@ -3,9 +3,14 @@
  * with [security] format = json every data message leaves the gateway as a
  * JWE compact token of a JWS (jose_seal) signed with the gateway's key under
  * kid = gateway id and encrypted for the platform's data-protection
- * certificate. Keys are read, checked and converted once at start; the queue
- * keeps the plaintext and each publish (a resend too) is sealed anew, so
- * every transmission gets a fresh content key.
+ * certificate. With format = xml it leaves as the XML data profile
+ * (profile_xml.h) with an enveloped XML Signature of the whole Data element
+ * by the gateway's key and its Points element encrypted (AES-128-CBC, the
+ * session key RSA-OAEP) for the same certificate (xmlseal_seal,
+ * docs/protocol-xml.md). Keys are read, checked and converted once at
+ * start; the queue keeps the plaintext (JSON in both cases) and each publish
+ * (a resend too) is sealed anew, so every transmission gets a fresh content
+ * key.
  */
 #ifndef SUIDO_GATEWAY_GWSEAL_H
 #define SUIDO_GATEWAY_GWSEAL_H
@@ -18,7 +23,7 @@ struct gwseal;
 
 /*
  * Loads g's [security] keys. For format = plain sets *out to NULL and
- * returns SUIDO_OK (messages go out as plaintext). For json: the gateway key
+ * returns SUIDO_OK (messages go out as plaintext). For json and xml: the gateway key
  * must be RSA of at least 2048 bits, the platform certificate must carry the
  * data-protection key usages with an RSA key of at least 2048 bits, and, when
  * g->ca_path is set, verify now against that root (cert_verify). Returns
@@ -32,9 +37,13 @@ int gwseal_load(const struct gw_config *g, struct gwseal **out, char *err, size_
 void gwseal_free(struct gwseal *s);
 
 /*
- * Seals payload[len]. Returns SUIDO_OK and *token (NUL-terminated, caller
- * frees with free) and *toklen, or a code of jose_seal (SUIDO_ERR_LIMIT when
- * the token would exceed 8 MiB, SUIDO_ERR_NOMEM) with detail in err.
+ * Seals payload[len] (a JSON data message, profile_encode's output).
+ * Returns SUIDO_OK and *token (NUL-terminated, caller frees with free) and
+ * *toklen: a JWE compact token (json) or the sealed XML document (xml).
+ * Otherwise a code of jose_seal or, for xml, of profile_decode,
+ * profile_xml_encode (SUIDO_ERR_INVALID: a text XML 1.0 cannot carry) or
+ * xmlseal_seal (SUIDO_ERR_LIMIT when the result would exceed 8 MiB,
+ * SUIDO_ERR_NOMEM), with detail in err.
  */
 int gwseal_seal(const struct gwseal *s, const void *payload, size_t len, char **token,
 		size_t *toklen, char *err, size_t errlen);

@@ -16,6 +16,7 @@
 #include "suido/hex.h"
 #include "suido/fsutil.h"
 #include "suido/log.h"
+#include "suido/mask.h"
 #include "suido/strbuf.h"
 #include "suido/timeutil.h"
 
@@ -132,13 +133,40 @@ static int refuse(const struct intake_ctx *c, const char *name, const char *sha,
 
 struct sink_ctx {
 	struct queue *q;
+	const struct mask_key *key;
 	int rc;
 };
 
-static int sink(void *ctx, const struct mapping_item *item, int64_t t_ms, double v)
+/* Queues a point; a mask column's clear text is masked here, before it is
+ * stored anywhere (the clear value only ever lives in the file being read). */
+static int sink(void *ctx, const struct mapping_item *item, int64_t t_ms,
+		const struct mapping_value *val)
 {
 	struct sink_ctx *s = ctx;
-	s->rc = queue_intake_point(s->q, item, t_ms, v);
+	char *token = NULL;
+
+	switch (val->kind) {
+	case MAPPING_NUMBER:
+		s->rc = queue_intake_point(s->q, item, t_ms, val->v);
+		break;
+	case MAPPING_TEXT:
+		s->rc = queue_intake_text(s->q, item, t_ms, val->text, val->len);
+		break;
+	case MAPPING_MASK_RANDOMIZED:
+	case MAPPING_MASK_DETERMINISTIC:
+		if (!s->key) {
+			s->rc = SUIDO_ERR_CONFIG; /* the gateway refuses to start so */
+			break;
+		}
+		s->rc = mask_value(s->key,
+				   val->kind == MAPPING_MASK_DETERMINISTIC ? MASK_DETERMINISTIC
+									   : MASK_RANDOMIZED,
+				   val->text, val->len, &token, NULL, 0);
+		if (s->rc == SUIDO_OK)
+			s->rc = queue_intake_text(s->q, item, t_ms, token, strlen(token));
+		free(token);
+		break;
+	}
 	return s->rc != SUIDO_OK;
 }
 
@@ -155,7 +183,7 @@ static int map_rows(const struct intake_ctx *c, struct csv_reader *rd, struct ma
 		    const struct textenc_result *text, struct intake_result *res,
 		    struct receipt *r, char *err, size_t errlen)
 {
-	struct sink_ctx sc = {c->queue, SUIDO_OK};
+	struct sink_ctx sc = {c->queue, c->mask_key, SUIDO_OK};
 	struct csv_record rec;
 	char why[256];
 	enum csv_status cs;

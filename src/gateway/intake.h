@@ -17,6 +17,8 @@
 #include "suido/mapping.h"
 #include "suido/textenc.h"
 
+struct mask_key;
+
 struct intake_ctx {
 	const struct mapping *mapping; /* borrowed */
 	struct queue *queue;           /* borrowed */
@@ -28,6 +30,7 @@ struct intake_ctx {
 	size_t max_file_bytes;
 	enum textenc encoding;         /* TEXTENC_AUTO to detect */
 	size_t max_errors;             /* row errors listed in a receipt; 0 = 1000 */
+	const struct mask_key *mask_key; /* borrowed; required when mapping_masks(mapping) */
 };
 
 enum intake_status {

@@ -24,6 +24,7 @@
 #include "suido/error.h"
 #include "suido/fsutil.h"
 #include "suido/log.h"
+#include "suido/mask.h"
 #include "suido/timeutil.h"
 
 #define EXIT_CONFIG 78
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 	struct link *lk = NULL;
 	struct sender *snd = NULL;
 	struct gwseal *seal = NULL;
+	struct mask_key *mkey = NULL;
 	struct spool *sp = NULL;
 	struct ack_relay relay = {NULL};
 	char err[1024], done[PATH_MAX], rejected[PATH_MAX], receipts[PATH_MAX];
@@ -162,15 +164,26 @@ int main(int argc, char **argv)
 		gw_config_free(g);
 		return EXIT_CONFIG;
 	}
+	if (g->mask_key_path &&
+	    (rc = mask_key_load_path(g->mask_key_path, &mkey, err, sizeof err)) != SUIDO_OK) {
+		fprintf(stderr, "suido-gateway: %s: [security] mask_key: %s\n", config, err);
+		gwseal_free(seal);
+		gw_config_free(g);
+		return EXIT_CONFIG;
+	}
 	if (check_only) {
 		printf("%s: OK (%zu layouts)\n", config, mapping_layout_count(g->mapping));
+		mask_key_free(mkey);
 		gwseal_free(seal);
 		gw_config_free(g);
 		return 0;
 	}
 	if (seal)
-		log_info("gateway", "data messages are sealed (JSON: JWS RS256 in JWE RSA-OAEP) "
-				    "for \"%s\", kid %s", gwseal_recipient(seal), g->id);
+		log_info("gateway", "data messages are sealed (%s) for \"%s\", kid %s",
+			 g->format == GW_FORMAT_XML
+				 ? "XML: XML-DSig RSA-SHA256 of Data, XML-Enc AES-128-CBC of Points"
+				 : "JSON: JWS RS256 in JWE RSA-OAEP",
+			 gwseal_recipient(seal), g->id);
 	else
 		log_warn("gateway", "[security] format = plain: data messages are sent UNSEALED "
 				    "(for tests and benchmarks only)");
@@ -205,7 +218,10 @@ int main(int argc, char **argv)
 	if (spool_open(g->spool_dir, &sp, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
 	struct intake_ctx ic = {g->mapping, q, g->id, g->spool_dir, done, rejected, receipts,
-				g->max_file_bytes, g->encoding, 1000};
+				g->max_file_bytes, g->encoding, 1000, mkey};
+	if (mkey)
+		log_info("gateway", "masking with key %s (columns: see %s)", mask_key_id(mkey),
+			 g->mapping_path);
 	log_info("gateway", "%s of utility %s started: spool %s, queue %s (epoch %lld), broker %s:%d (%s)",
 		 g->id, g->utility, g->spool_dir, dbpath, (long long)queue_epoch(q), g->mqtt_host,
 		 g->mqtt_port, tlsfiles_enabled(&g->mqtt_tls) ? "TLS" : "plaintext");
@@ -264,6 +280,7 @@ int main(int argc, char **argv)
 	sender_free(snd);
 	link_free(lk);
 	gwseal_free(seal);
+	mask_key_free(mkey);
 	queue_close(q);
 	gw_config_free(g);
 	return status;

@@ -15,7 +15,7 @@
 #include "suido/error.h"
 #include "suido/strbuf.h"
 
-#define QUEUE_SCHEMA_VERSION 1
+#define QUEUE_SCHEMA_VERSION 2 /* 2: points.s, the text of a text point */
 
 enum {
 	ST_ITEM_UPSERT,
@@ -38,10 +38,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ITEM_UPSERT] = ("INSERT INTO items(id,name,unit,facility) VALUES(?1,?2,?3,?4) "
 			   "ON CONFLICT(id) DO UPDATE SET name=excluded.name, unit=excluded.unit, "
 			   "facility=excluded.facility"),
-	[ST_POINT_INSERT] = "INSERT INTO points(item,t,v) VALUES(?1,?2,?3)",
+	[ST_POINT_INSERT] = "INSERT INTO points(item,t,v,s) VALUES(?1,?2,?3,?4)",
 	[ST_FILE_INSERT] = "INSERT INTO files(sha256,name,received,receipt) VALUES(?1,?2,?3,?4)",
 	[ST_FILE_LOOKUP] = "SELECT name,received,receipt FROM files WHERE sha256=?1",
-	[ST_PENDING_SELECT] = "SELECT seq,item,t,v FROM points ORDER BY seq LIMIT ?1",
+	[ST_PENDING_SELECT] = "SELECT seq,item,t,v,s FROM points ORDER BY seq LIMIT ?1",
 	[ST_ITEM_SELECT] = "SELECT name,unit,facility FROM items WHERE id=?1",
 	[ST_MSG_INSERT] = "INSERT INTO messages(seq,created,n_points,payload) VALUES(?1,?2,?3,?4)",
 	[ST_PENDING_DELETE] = "DELETE FROM points WHERE seq<=?1",
@@ -104,7 +104,7 @@ static int create_schema(struct queue *q, char *err, size_t errlen)
 		"CREATE TABLE items(id TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL,"
 		" facility TEXT NOT NULL) WITHOUT ROWID;"
 		"CREATE TABLE points(seq INTEGER PRIMARY KEY, item TEXT NOT NULL,"
-		" t INTEGER NOT NULL, v REAL NOT NULL);"
+		" t INTEGER NOT NULL, v REAL NOT NULL, s TEXT);"
 		"CREATE TABLE files(sha256 TEXT PRIMARY KEY, name TEXT NOT NULL,"
 		" received INTEGER NOT NULL, receipt TEXT NOT NULL) WITHOUT ROWID;"
 		"CREATE TABLE messages(seq INTEGER PRIMARY KEY, created INTEGER NOT NULL,"
@@ -158,6 +158,17 @@ int queue_open(const char *path, const char *utility, const char *gateway, struc
 		if ((rc = create_schema(q, err, errlen)) != SUIDO_OK)
 			goto fail;
 		meta_get(q->db, "schema_version", buf, sizeof buf);
+	}
+	if (atoi(buf) == 1) { /* version 1 had no text points */
+		if (exec(q, "BEGIN IMMEDIATE; ALTER TABLE points ADD COLUMN s TEXT;"
+			    "UPDATE meta SET value='2' WHERE key='schema_version'; COMMIT;") !=
+		    SUIDO_OK) {
+			snprintf(err, errlen, "queue %s: migration to version 2: %s", path,
+				 sqlite3_errmsg(q->db));
+			exec(q, "ROLLBACK");
+			goto fail;
+		}
+		snprintf(buf, sizeof buf, "%d", QUEUE_SCHEMA_VERSION);
 	}
 	if (atoi(buf) != QUEUE_SCHEMA_VERSION) {
 		snprintf(err, errlen, "queue %s: schema version %s, this program knows %d", path,
@@ -290,7 +301,8 @@ static int step_done(sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? SUIDO_OK : db_rc(rc);
 }
 
-int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v)
+static int intake(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v,
+		  const char *text, size_t len)
 {
 	sqlite3_stmt *s;
 	int added = seen_add(q, item), rc;
@@ -310,7 +322,22 @@ int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t
 	sqlite3_bind_text(s, 1, item->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, t_ms);
 	sqlite3_bind_double(s, 3, v);
+	if (text)
+		sqlite3_bind_text(s, 4, text, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 4);
 	return step_done(s);
+}
+
+int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v)
+{
+	return intake(q, item, t_ms, v, NULL, 0);
+}
+
+int queue_intake_text(struct queue *q, const struct mapping_item *item, int64_t t_ms,
+		      const char *text, size_t len)
+{
+	return intake(q, item, t_ms, 0, text, len);
 }
 
 int queue_intake_commit(struct queue *q, const char *sha256_hex, const char *name,
@@ -459,6 +486,10 @@ int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *
 		msg.points[msg.n_points].item = (uint32_t)idx;
 		msg.points[msg.n_points].t_ms = sqlite3_column_int64(s, 2);
 		msg.points[msg.n_points].v = sqlite3_column_double(s, 3);
+		msg.points[msg.n_points].text = NULL;
+		if (sqlite3_column_type(s, 4) == SQLITE_TEXT &&
+		    !(msg.points[msg.n_points].text = strdup((const char *)sqlite3_column_text(s, 4))))
+			goto nomem;
 		msg.n_points++;
 		last = sqlite3_column_int64(s, 0);
 	}
@@ -531,6 +562,8 @@ out:
 		free(msg.items[i].facility);
 	}
 	free(msg.items);
+	for (size_t i = 0; i < msg.n_points; i++)
+		free(msg.points[i].text);
 	free(msg.points);
 	idmap_free(&ids);
 	strbuf_free(&sb);

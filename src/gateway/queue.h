@@ -58,6 +58,12 @@ int queue_intake_begin(struct queue *q);
 /* Adds a point inside the intake transaction. SUIDO_OK, _DB, _FULL, _NOMEM. */
 int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v);
 
+/* Adds a text point text[len] (copied; UTF-8 without NUL, at most
+ * PROFILE_VALUE_TEXT_MAX bytes: the caller checks) inside the intake
+ * transaction. As above. */
+int queue_intake_text(struct queue *q, const struct mapping_item *item, int64_t t_ms,
+		      const char *text, size_t len);
+
 /*
  * Records the file (hash, name, receipt text) and commits everything added
  * since queue_intake_begin. SUIDO_OK, or an error after which nothing of the

@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -24,12 +25,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "files.h"
 #include "suido/error.h"
+#include "suido/fileseal.h"
 #include "suido/hex.h"
 #include "suido/log.h"
 #include "suido/strbuf.h"
@@ -47,8 +52,19 @@
 #define MAX_SEGMENTS 8                     /* path segments */
 #define LATEST_ITEMS_MAX 100000            /* items in one /latest answer */
 #define JSON_TYPE "application/json; charset=utf-8"
+#define JOSE_TYPE "application/jose"
+#define ZIP_TYPE "application/zip"
+#define FILE_TYPE "application/octet-stream"
+#define SEAL_KID "platform"                /* kid of the platform's signature on answers */
+#define FILE_OVERHEAD ((size_t)1 << 20)    /* a sealed file's ZIP beyond its content */
 #define METRICS_TYPE "text/plain; version=0.0.4"
 #define REALM "Bearer realm=\"suido\""
+#define TLS_FILE_MAX (1u << 20)            /* a PEM certificate chain or key file */
+/* GnuTLS priorities: TLS 1.2 and 1.3 only; in TLS 1.2 only ECDHE key exchange
+ * (forward secrecy) and AEAD ciphers. */
+#define TLS_PRIORITIES                                                                     \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:"        \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305"
 
 struct api {
 	const struct api_config *cfg;
@@ -61,6 +77,10 @@ struct api {
 	int lock_made;
 	struct store **stores; /* every store opened, closed by api_stop */
 	size_t n_stores, cap_stores;
+	/* TLS files as read, NUL-terminated (libmicrohttpd takes C strings);
+	 * zeroed and freed by api_stop */
+	char *tls_cert, *tls_key;
+	size_t tls_cert_len, tls_key_len;
 };
 
 /* One request: the raw target as the client sent it. */
@@ -68,7 +88,9 @@ struct req {
 	int headers_seen;
 	int answered;
 	int too_long;
-	size_t body_bytes; /* of a body sent with a GET, skipped */
+	int is_post;
+	size_t body_bytes;  /* of a body sent with a GET, skipped */
+	struct strbuf body; /* of a POST, kept (capped) */
 	char uri[];
 };
 
@@ -78,6 +100,8 @@ struct reply {
 	const char *ctype;
 	struct strbuf body;
 	const char *hname, *hval;
+	const char *h2name; /* a second header, its value in h2val */
+	char h2val[800];
 };
 
 /* The route a request resolved to, with its decoded segments. */
@@ -87,6 +111,8 @@ struct route {
 	struct store *s;
 	const char *utility;
 	const char *item;
+	const struct api_tenant *tenant;
+	struct req *rq;
 };
 
 static void reply_init(struct reply *r)
@@ -158,7 +184,8 @@ static enum MHD_Result send_reply(struct api *a, struct MHD_Connection *conn, st
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype) != MHD_YES ||
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
 	    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-	    (r->hname && MHD_add_response_header(resp, r->hname, r->hval) != MHD_YES)) {
+	    (r->hname && MHD_add_response_header(resp, r->hname, r->hval) != MHD_YES) ||
+	    (r->h2name && MHD_add_response_header(resp, r->h2name, r->h2val) != MHD_YES)) {
 		MHD_destroy_response(resp);
 		strbuf_free(&r->body);
 		return MHD_NO;
@@ -370,6 +397,15 @@ static void put_time(struct strbuf *sb, int64_t ms)
 	strbuf_putc(sb, '"');
 }
 
+/* A point's value: a JSON number (null for NaN), or a string for a text one. */
+static void put_value(struct strbuf *sb, const struct store_point *p)
+{
+	if (p->text)
+		strbuf_json_str(sb, p->text, strlen(p->text));
+	else
+		strbuf_json_num(sb, p->v);
+}
+
 static void put_item_json(struct strbuf *sb, const struct store_item *it)
 {
 	strbuf_puts(sb, "{\"id\":");
@@ -452,7 +488,7 @@ static int values_cb(void *ctx, const struct store_point *p)
 	strbuf_append(c->sb, c->n ? ",{\"t\":\"" : "{\"t\":\"", c->n ? 7 : 6);
 	strbuf_append(c->sb, t, tn);
 	strbuf_append(c->sb, "\",\"v\":", 6);
-	strbuf_json_num(c->sb, p->v);
+	put_value(c->sb, p);
 	strbuf_putc(c->sb, '}');
 	c->n++;
 	c->last = p->t_ms;
@@ -500,20 +536,40 @@ static void get_values(struct route *rt, struct reply *r)
 	r->status = 200;
 }
 
+/* Appends {"item":..., "t":..., "v":...} (item left out when NULL). */
+struct latest_ctx {
+	struct strbuf *sb;
+	const char *item;
+	size_t n_out;
+};
+
+static int latest_cb(void *ctx, const struct store_point *p)
+{
+	struct latest_ctx *c = ctx;
+
+	strbuf_puts(c->sb, c->n_out++ ? ",{" : "{");
+	if (c->item) {
+		strbuf_puts(c->sb, "\"item\":");
+		strbuf_json_str(c->sb, c->item, strlen(c->item));
+		strbuf_putc(c->sb, ',');
+	}
+	strbuf_puts(c->sb, "\"t\":");
+	put_time(c->sb, p->t_ms);
+	strbuf_puts(c->sb, ",\"v\":");
+	put_value(c->sb, p);
+	strbuf_putc(c->sb, '}');
+	return 0;
+}
+
 static void get_latest(struct route *rt, struct reply *r)
 {
-	struct store_point p;
-	int rc = store_latest(rt->s, rt->utility, rt->item, &p);
+	struct latest_ctx c = {&r->body, NULL, 0};
+	int rc = store_latest(rt->s, rt->utility, rt->item, latest_cb, &c);
 
 	if (rc != SUIDO_OK) {
 		reply_store_error(r, rc, "No such item, or no value yet.");
 		return;
 	}
-	strbuf_puts(&r->body, "{\"t\":");
-	put_time(&r->body, p.t_ms);
-	strbuf_puts(&r->body, ",\"v\":");
-	strbuf_json_num(&r->body, p.v);
-	strbuf_putc(&r->body, '}');
 	r->status = 200;
 }
 
@@ -541,7 +597,8 @@ static int ids_cb(void *ctx, const struct store_item *it)
 static void get_utility_latest(struct route *rt, struct reply *r)
 {
 	struct ids_ctx c = {STRBUF_INIT, 0};
-	size_t off = 0, n_out = 0;
+	struct latest_ctx lc = {&r->body, NULL, 0};
+	size_t off = 0;
 	int rc;
 
 	c.ids.limit = BODY_LIMIT;
@@ -553,24 +610,15 @@ static void get_utility_latest(struct route *rt, struct reply *r)
 	strbuf_puts(&r->body, "{\"values\":[");
 	for (size_t i = 0; i < c.n; i++) {
 		const char *id = c.ids.data + off;
-		size_t idlen = strlen(id);
-		struct store_point p;
-
-		off += idlen + 1;
-		rc = store_latest(rt->s, rt->utility, id, &p);
+		off += strlen(id) + 1;
+		lc.item = id;
+		rc = store_latest(rt->s, rt->utility, id, latest_cb, &lc);
 		if (rc == SUIDO_ERR_NOTFOUND)
 			continue;
 		if (rc != SUIDO_OK) {
 			reply_store_error(r, rc, "");
 			goto cleanup;
 		}
-		strbuf_puts(&r->body, n_out++ ? ",{\"item\":" : "{\"item\":");
-		strbuf_json_str(&r->body, id, idlen);
-		strbuf_puts(&r->body, ",\"t\":");
-		put_time(&r->body, p.t_ms);
-		strbuf_puts(&r->body, ",\"v\":");
-		strbuf_json_num(&r->body, p.v);
-		strbuf_putc(&r->body, '}');
 	}
 	strbuf_puts(&r->body, "]}");
 	r->status = 200;
@@ -613,8 +661,8 @@ static int agg_cb(void *ctx, const struct store_point *p)
 {
 	struct agg_ctx *c = ctx;
 
-	if (isnan(p->v))
-		return 0; /* a missing reading does not count */
+	if (p->text || isnan(p->v))
+		return 0; /* a text value or a missing reading does not count */
 	if (c->count == 0 || p->t_ms >= c->next) {
 		agg_flush(c);
 		c->start = timeutil_bucket_start(p->t_ms, c->b);
@@ -687,17 +735,282 @@ static void get_aggregate(struct route *rt, struct reply *r)
 	r->status = 200;
 }
 
+/* ---- the file store (docs/api.md "Files") ---- */
+
+static void put_file_json(struct strbuf *sb, const struct store_file *f)
+{
+	strbuf_puts(sb, "{\"id\":");
+	strbuf_json_str(sb, f->id, strlen(f->id));
+	strbuf_puts(sb, ",\"name\":");
+	strbuf_json_str(sb, f->name, strlen(f->name));
+	strbuf_puts(sb, ",\"size\":");
+	strbuf_json_int(sb, f->size);
+	strbuf_puts(sb, ",\"sha256\":");
+	strbuf_json_str(sb, f->sha256, strlen(f->sha256));
+	strbuf_puts(sb, ",\"sender\":");
+	strbuf_json_str(sb, f->sender, strlen(f->sender));
+	strbuf_puts(sb, ",\"received\":");
+	put_time(sb, f->received_ms);
+	strbuf_putc(sb, '}');
+}
+
+static int files_cb(void *ctx, const struct store_file *f)
+{
+	struct list_ctx *c = ctx;
+
+	if (c->n++)
+		strbuf_putc(c->sb, ',');
+	put_file_json(c->sb, f);
+	return c->sb->failed;
+}
+
+static void get_files(struct route *rt, struct reply *r)
+{
+	struct list_ctx c = {&r->body, 0};
+	int rc;
+
+	strbuf_puts(&r->body, "{\"files\":[");
+	rc = store_list_files(rt->s, rt->utility, files_cb, &c);
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "");
+		return;
+	}
+	strbuf_puts(&r->body, "]}");
+	r->status = 200;
+}
+
+/* Nonzero when the Accept header names type (media ranges compared without
+ * parameters, ASCII case ignored; "*" ranges do not count: sealing is only
+ * ever given when asked for by name). */
+static int accepts(struct MHD_Connection *conn, const char *type)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	size_t tl = strlen(type);
+
+	while (h && *h) {
+		size_t n;
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		n = strcspn(h, ",;");
+		while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+			n--;
+		if (n == tl && strncasecmp(h, type, tl) == 0)
+			return 1;
+		h += strcspn(h, ",");
+	}
+	return 0;
+}
+
+struct file_ctx {
+	struct reply *r;
+	char name[256];
+	int64_t size;
+	const void *content; /* borrowed inside the callback only */
+	size_t len;
+	int copy;            /* 1: copy the content into the body */
+	void *dup;           /* 0: keep a malloc'ed copy here (for sealing) */
+};
+
+static int file_meta_cb(void *ctx, const struct store_file *f)
+{
+	struct file_ctx *c = ctx;
+
+	snprintf(c->name, sizeof c->name, "%s", f->name);
+	c->size = f->size;
+	return 0;
+}
+
+static void file_content_cb(void *ctx, const void *data, size_t len)
+{
+	struct file_ctx *c = ctx;
+
+	if (c->copy) {
+		strbuf_append(&c->r->body, data, len);
+		return;
+	}
+	c->dup = malloc(len ? len : 1);
+	if (c->dup) {
+		memcpy(c->dup, data, len);
+		c->len = len;
+	}
+}
+
+/* Content-Disposition with the stored (untrusted) name: RFC 6266 / 8187,
+ * percent-encoding everything but unreserved ASCII. */
+static void disposition(struct reply *r, const char *name, const char *suffix)
+{
+	size_t o = 0;
+	int n = snprintf(r->h2val, sizeof r->h2val, "attachment; filename*=UTF-8''");
+
+	o = (size_t)n;
+	for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 < sizeof r->h2val;
+	     p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~')
+			r->h2val[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(r->h2val + o, sizeof r->h2val - o, "%%%02X", *p);
+	}
+	snprintf(r->h2val + o, sizeof r->h2val - o, "%s", suffix);
+	r->h2name = "Content-Disposition";
+}
+
+static void get_file(struct route *rt, struct reply *r)
+{
+	struct file_ctx c = {r, "", 0, NULL, 0, 1, NULL};
+	int sealed = accepts(rt->conn, ZIP_TYPE);
+	void *zip = NULL;
+	size_t ziplen = 0;
+	char err[256];
+	int rc;
+
+	if (sealed && (!rt->tenant->sender_pub || !rt->a->cfg->platform_pkey)) {
+		reply_error(r, 406, "not_acceptable", rt->tenant->no_seal ? rt->tenant->no_seal
+									 : "No sealed answers.");
+		return;
+	}
+	c.copy = !sealed;
+	rc = store_get_file(rt->s, rt->utility, rt->item, file_meta_cb, file_content_cb, NULL, &c);
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "No such file.");
+		free(c.dup);
+		return;
+	}
+	if (!sealed) {
+		r->ctype = FILE_TYPE;
+		disposition(r, c.name, "");
+		r->status = 200;
+		return;
+	}
+	if (!c.dup) {
+		reply_error(r, 500, "internal", "Out of memory.");
+		return;
+	}
+	/* sealed in the file format for the caller, signed by the platform */
+	rc = fileseal_seal(c.dup, c.len, c.name, rt->a->cfg->platform_pkey, rt->tenant->sender_pub,
+			   256, &zip, &ziplen, err, sizeof err);
+	OPENSSL_cleanse(c.dup, c.len);
+	free(c.dup);
+	if (rc != SUIDO_OK) {
+		log_warn("api", "sealing file %s failed: %s", rt->item, err);
+		reply_error(r, 500, "internal", "The file could not be sealed.");
+		return;
+	}
+	strbuf_append(&r->body, zip, ziplen);
+	free(zip);
+	r->ctype = ZIP_TYPE;
+	disposition(r, c.name, ".zip");
+	r->status = 200;
+}
+
+/* POST .../files: an application deposits a sealed file (files.h). */
+static void post_file(struct route *rt, struct reply *r)
+{
+	const struct api_tenant *t = rt->tenant;
+	struct files_deposit d;
+	char sender[128], why[300];
+	int rc;
+
+	if (!t->application || !t->sender_pub || !rt->a->cfg->platform_pkey) {
+		reply_error(r, 403, "forbidden", t->application && t->no_seal
+				 ? t->no_seal
+				 : "Only a registered application with a data-protection "
+				   "certificate may deposit files.");
+		return;
+	}
+	if (rt->rq->body.failed) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "A deposited file may hold at most %zu bytes.",
+			 rt->a->cfg->files_max_bytes);
+		reply_error(r, 413, "payload_too_large", msg);
+		return;
+	}
+	snprintf(sender, sizeof sender, "application:%s", t->application);
+	if ((rc = store_begin(rt->s)) != SUIDO_OK) {
+		reply_store_error(r, rc, "");
+		return;
+	}
+	rc = files_deposit(rt->s, rt->utility, sender, rt->a->cfg->platform_pkey, t->sender_pub,
+			   rt->rq->body.data, rt->rq->body.len, rt->a->cfg->files_max_bytes,
+			   timeutil_now_ms(), &d, why, sizeof why);
+	if (rc == SUIDO_OK && (rc = store_commit(rt->s)) == SUIDO_OK) {
+		struct store_file f = {d.id, d.name, d.size, d.sha256, sender, 0};
+		if (!d.duplicate)
+			metrics_add(rt->a->m, MET_FILES_STORED, 1);
+		log_info("api", "file %s (%s, %lld bytes) %s by application %s for %s", d.id, d.name,
+			 (long long)d.size, d.duplicate ? "deposited again" : "deposited",
+			 t->application, rt->utility);
+		strbuf_puts(&r->body, "{\"id\":");
+		strbuf_json_str(&r->body, f.id, strlen(f.id));
+		strbuf_puts(&r->body, ",\"name\":");
+		strbuf_json_str(&r->body, f.name, strlen(f.name));
+		strbuf_puts(&r->body, ",\"size\":");
+		strbuf_json_int(&r->body, f.size);
+		strbuf_puts(&r->body, ",\"sha256\":");
+		strbuf_json_str(&r->body, f.sha256, strlen(f.sha256));
+		strbuf_printf(&r->body, ",\"duplicate\":%s}", d.duplicate ? "true" : "false");
+		r->status = d.duplicate ? 200 : 201;
+		return;
+	}
+	store_rollback(rt->s);
+	switch (rc) {
+	case SUIDO_ERR_LIMIT: {
+		char msg[160];
+		log_warn("api", "file from application %s refused: %s", t->application, why);
+		snprintf(msg, sizeof msg, "A deposited file may hold at most %zu bytes.",
+			 rt->a->cfg->files_max_bytes);
+		reply_error(r, 413, "payload_too_large", msg);
+		break;
+	}
+	case SUIDO_ERR_INVALID:
+	case SUIDO_ERR_DECRYPT:
+	case SUIDO_ERR_SIGNATURE:
+		/* One answer for every failure to open: telling a bad padding from
+		 * a bad signature would be a CBC padding oracle. */
+		log_warn("api", "file from application %s refused: %s: %s", t->application,
+			 suido_strerror(rc), why);
+		reply_error(r, 400, "bad_file", "The sealed file could not be opened and verified "
+			    "(file format of docs/protocol-file.md, sealed for the platform and "
+			    "signed with the application's registered key).");
+		break;
+	default:
+		reply_store_error(r, rc, "");
+	}
+}
+
+/* Seals a JSON answer for the calling application (Accept: application/jose). */
+static void seal_reply(struct route *rt, struct reply *r)
+{
+	char *jwe = NULL, err[256];
+	size_t len = 0;
+	char *plain = strbuf_steal(&r->body, &len);
+	int rc = jose_seal(plain ? plain : "", len, rt->a->cfg->platform_key, SEAL_KID,
+			   rt->tenant->seal_to, BODY_LIMIT, &jwe, err, sizeof err);
+
+	free(plain);
+	if (rc != SUIDO_OK) {
+		log_warn("api", "sealing an answer failed: %s", err);
+		reply_error(r, 500, "internal", "The answer could not be sealed.");
+		return;
+	}
+	strbuf_reset(&r->body);
+	strbuf_puts(&r->body, jwe);
+	free(jwe);
+	r->ctype = JOSE_TYPE;
+}
+
 /* Serves /ap/v1/...: authenticates, decodes the path, checks the utility
  * against the token, then routes. path excludes the query string. */
-static void serve_ap(struct api *a, struct MHD_Connection *conn, const char *path, size_t plen,
-		     struct reply *r)
+static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
+		     const char *path, size_t plen, struct reply *r)
 {
 	char buf[URL_MAX + 1];
 	char *seg[MAX_SEGMENTS];
 	size_t nseg = 0, o = 0;
 	const struct api_tenant *tenant = NULL;
-	struct route rt = {a, conn, NULL, NULL, NULL};
+	struct route rt = {a, conn, NULL, NULL, NULL, NULL, NULL};
 	void (*handler)(struct route *rt, struct reply *r);
+	int post = 0, jose;
 
 	switch (authenticate(a, conn, &tenant)) {
 	case AUTH_NONE:
@@ -745,7 +1058,16 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, const char *pat
 		return;
 	}
 	rt.utility = seg[3];
-	if (nseg == 5 && strcmp(seg[4], "items") == 0)
+	rt.tenant = tenant;
+	rt.rq = rq;
+	post = rq && rq->is_post;
+	if (nseg == 5 && strcmp(seg[4], "files") == 0)
+		handler = post ? post_file : get_files;
+	else if (post)
+		goto not_allowed;
+	else if (nseg == 6 && strcmp(seg[4], "files") == 0)
+		handler = get_file;
+	else if (nseg == 5 && strcmp(seg[4], "items") == 0)
 		handler = get_items;
 	else if (nseg == 5 && strcmp(seg[4], "latest") == 0)
 		handler = get_utility_latest;
@@ -761,15 +1083,33 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, const char *pat
 		goto not_found;
 	if (nseg >= 6)
 		rt.item = seg[5];
+	/* A sealed answer is given only when asked for, and only to a caller
+	 * with a registered certificate: 406 before any data is read. Files are
+	 * sealed in the file format instead (Accept: application/zip). */
+	jose = !post && handler != get_file && accepts(conn, JOSE_TYPE);
+	if (jose && (!tenant->seal_to || !a->cfg->platform_key)) {
+		reply_error(r, 406, "not_acceptable",
+			    tenant->no_seal ? tenant->no_seal
+					    : "Sealed answers need an application with a registered "
+					      "data-protection certificate.");
+		return;
+	}
 	rt.s = thread_store(a);
 	if (!rt.s) {
 		reply_error(r, 503, "unavailable", "The store is not available; try again later.");
 		return;
 	}
 	handler(&rt, r);
+	if (jose && r->status == 200)
+		seal_reply(&rt, r);
 	return;
 not_found:
 	reply_error(r, 404, "not_found", "No such resource.");
+	return;
+not_allowed:
+	reply_error(r, 405, "method_not_allowed", "POST is served on .../files only.");
+	r->hname = MHD_HTTP_HEADER_ALLOW;
+	r->hval = "GET, HEAD";
 }
 
 /* Nonzero when path[0..n) is exactly p or p followed by "/". */
@@ -797,13 +1137,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	reply_init(&r);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
 		/* Answered before any body is read; libmicrohttpd then closes. */
 		if (rq)
 			rq->answered = 1;
-		reply_error(&r, 405, "method_not_allowed", "Only GET and HEAD are served.");
+		reply_error(&r, 405, "method_not_allowed", "Only GET, HEAD and POST are served.");
 		r.hname = MHD_HTTP_HEADER_ALLOW;
-		r.hval = "GET, HEAD";
+		r.hval = "GET, HEAD, POST";
 		return send_reply(a, conn, &r);
 	}
 	if (!rq) {
@@ -819,6 +1160,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		rq->headers_seen = 1;
+		if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+			/* A deposit: kept up to the cap; a declared larger one is
+			 * refused before a byte is read. */
+			size_t cap = a->cfg->files_max_bytes + FILE_OVERHEAD;
+			rq->is_post = 1;
+			rq->body.limit = cap;
+			if (cl && strtoull(cl, NULL, 10) > cap) {
+				char msg[160];
+				rq->answered = 1;
+				snprintf(msg, sizeof msg, "A deposited file may hold at most %zu "
+					 "bytes.", a->cfg->files_max_bytes);
+				reply_error(&r, 413, "payload_too_large", msg);
+				return send_reply(a, conn, &r);
+			}
+			return MHD_YES;
+		}
 		if (cl && strtoull(cl, NULL, 10) > GET_BODY_MAX) {
 			rq->answered = 1;
 			reply_error(&r, 413, "payload_too_large", "A GET request takes no body.");
@@ -828,6 +1185,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (*upload_data_size) {
 		rq->body_bytes += *upload_data_size;
+		if (rq->is_post) {
+			/* past the cap the buffer fails and stays failed: 413 at the end
+			 * (a chunked body that grows far past it loses the connection) */
+			if (!rq->body.failed)
+				strbuf_append(&rq->body, upload_data, *upload_data_size);
+			*upload_data_size = 0;
+			return rq->body_bytes <= 2 * rq->body.limit ? MHD_YES : MHD_NO;
+		}
 		*upload_data_size = 0;
 		return rq->body_bytes <= GET_BODY_MAX ? MHD_YES : MHD_NO;
 	}
@@ -839,7 +1204,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	path = rq->uri;
 	plen = strcspn(path, "?#");
 	if (path_is(path, plen, "/ap/v1", 1)) {
-		serve_ap(a, conn, path, plen, &r);
+		serve_ap(a, conn, rq, path, plen, &r);
 	} else if (path_is(path, plen, "/healthz", 0)) {
 		struct store *s = thread_store(a);
 		if (s) {
@@ -884,7 +1249,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	free(*con_cls);
+	struct req *rq = *con_cls;
+
+	if (rq) {
+		if (rq->body.data)
+			OPENSSL_cleanse(rq->body.data, rq->body.len);
+		strbuf_free(&rq->body);
+	}
+	free(rq);
 	*con_cls = NULL;
 }
 
@@ -899,7 +1271,94 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	log_warn("api", "libmicrohttpd: %s", msg);
+	/* A client that fails the TLS handshake (a scanner, plain HTTP, an old
+	 * protocol, a client that does not trust us) is its own problem, and on
+	 * an exposed port there are many: not worth a warning each. */
+	if (strstr(msg, "handshake") || strstr(msg, "TLS") || strstr(msg, "tls"))
+		log_debug("api", "libmicrohttpd: %s", msg);
+	else
+		log_warn("api", "libmicrohttpd: %s", msg);
+}
+
+static void free_secret(char *buf, size_t len)
+{
+	if (buf) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+}
+
+/*
+ * Reads the PEM file at path (what: "certfile" or "keyfile", for the message)
+ * into a malloc'ed NUL-terminated buffer of at most TLS_FILE_MAX bytes; the
+ * caller frees it with free_secret(*out, *len + 1). SUIDO_OK, SUIDO_ERR_IO
+ * (cannot open or read), SUIDO_ERR_CONFIG (not a regular file, too large, a
+ * NUL byte inside) or SUIDO_ERR_NOMEM, with err naming the file; the bytes
+ * themselves never reach err or the log.
+ */
+static int read_tls_file(const char *path, const char *what, char **out, size_t *len,
+			 char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t off = 0, size = 0;
+	int fd, rc = SUIDO_ERR_IO;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		suido_errf(err, errlen, "api: TLS %s %s: %s", what, path, strerror(errno));
+		return SUIDO_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0) {
+		suido_errf(err, errlen, "api: TLS %s %s: %s", what, path, strerror(errno));
+		goto done;
+	}
+	rc = SUIDO_ERR_CONFIG;
+	if (!S_ISREG(st.st_mode)) {
+		suido_errf(err, errlen, "api: TLS %s %s: not a regular file", what, path);
+		goto done;
+	}
+	if ((uint64_t)st.st_size > TLS_FILE_MAX) {
+		suido_errf(err, errlen, "api: TLS %s %s: more than %u bytes", what, path,
+			   TLS_FILE_MAX);
+		goto done;
+	}
+	size = (size_t)st.st_size;
+	rc = SUIDO_ERR_NOMEM;
+	buf = malloc(size + 1);
+	if (!buf)
+		goto done;
+	rc = SUIDO_ERR_IO;
+	while (off < size) {
+		ssize_t n = read(fd, buf + off, size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			suido_errf(err, errlen, "api: TLS %s %s: %s", what, path, strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	/* libmicrohttpd takes C strings: a NUL would silently cut the file. */
+	if (off == 0 || memchr(buf, '\0', off)) {
+		suido_errf(err, errlen, "api: TLS %s %s: %s", what, path,
+			   off ? "holds a NUL byte, not PEM" : "empty");
+		rc = SUIDO_ERR_CONFIG;
+		goto done;
+	}
+	*out = buf;
+	*len = off;
+	buf = NULL;
+	rc = SUIDO_OK;
+done:
+	free_secret(buf, size + 1);
+	close(fd);
+	return rc;
 }
 
 
@@ -912,7 +1371,7 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 	struct sockaddr *sa;
 	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
-	int ret = SUIDO_ERR_CONFIG;
+	int ret = SUIDO_ERR_CONFIG, tls = 0, loopback = 0;
 
 	assert(cfg && m && out);
 	*out = NULL;
@@ -929,17 +1388,28 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 			goto cleanup;
 		}
 	}
+	if (!cfg->tls_certfile != !cfg->tls_keyfile) {
+		suido_errf(err, errlen, "api: TLS needs both a certificate file and a key file");
+		goto cleanup;
+	}
+	tls = cfg->tls_certfile != NULL;
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		suido_errf(err, errlen, "api: this libmicrohttpd is built without TLS support");
+		goto cleanup;
+	}
 	memset(&sin, 0, sizeof sin);
 	memset(&sin6, 0, sizeof sin6);
 	if (inet_pton(AF_INET, cfg->listen_addr, &sin.sin_addr) == 1) {
 		sin.sin_family = AF_INET;
 		sin.sin_port = htons(cfg->port);
 		sa = (struct sockaddr *)&sin;
+		loopback = (ntohl(sin.sin_addr.s_addr) >> 24) == 127;
 	} else if (inet_pton(AF_INET6, cfg->listen_addr, &sin6.sin6_addr) == 1) {
 		sin6.sin6_family = AF_INET6;
 		sin6.sin6_port = htons(cfg->port);
 		sa = (struct sockaddr *)&sin6;
 		flags |= MHD_USE_IPv6;
+		loopback = IN6_IS_ADDR_LOOPBACK(&sin6.sin6_addr);
 	} else {
 		suido_errf(err, errlen, "api: listen address %s is not an IP literal",
 			cfg->listen_addr);
@@ -957,34 +1427,71 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 	if (pthread_key_create(&a->key, NULL) != 0)
 		goto cleanup;
 	a->key_made = 1;
+	if (tls) {
+		ret = read_tls_file(cfg->tls_certfile, "certfile", &a->tls_cert, &a->tls_cert_len,
+				    err, errlen);
+		if (ret == SUIDO_OK)
+			ret = read_tls_file(cfg->tls_keyfile, "keyfile", &a->tls_key,
+					    &a->tls_key_len, err, errlen);
+		if (ret != SUIDO_OK)
+			goto cleanup;
+		flags |= MHD_USE_TLS;
+	}
 	{
 		/* The logger goes first so that no option is reported elsewhere;
 		 * one thread means the polling thread answers by itself. */
-		struct MHD_OptionItem opts[] = {
-			{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, a},
-			{MHD_OPTION_SOCK_ADDR, 0, sa},
-			{MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL},
-			{MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL},
-			{MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL},
-			{MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, a},
-			{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, a},
-			{cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-			 (intptr_t)cfg->threads, NULL},
-			{MHD_OPTION_END, 0, NULL},
-		};
+		struct MHD_OptionItem opts[16];
+		size_t n = 0;
+
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+						    (intptr_t)on_mhd_log, a};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, sa};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
+						    NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						    CONN_MEMORY_LIMIT, NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri,
+						    a};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+						    (intptr_t)on_completed, a};
+		if (cfg->threads > 1)
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+							    (intptr_t)cfg->threads, NULL};
+		if (tls) {
+			/* libmicrohttpd takes pointers (ptr_value) for these three. */
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+							    (void *)TLS_PRIORITIES};
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+							    a->tls_cert};
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+							    a->tls_key};
+		}
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+		assert(n <= sizeof opts / sizeof opts[0]);
 		a->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, a,
 					     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (!a->daemon) {
-		suido_errf(err, errlen, "api: cannot listen on %s port %u", cfg->listen_addr,
-			(unsigned)cfg->port);
+		/* With TLS, a certificate or key GnuTLS refuses ends here too; its
+		 * reason went to the log through on_mhd_log. */
+		suido_errf(err, errlen, "api: cannot %s on %s port %u%s",
+			   tls ? "start HTTPS" : "listen", cfg->listen_addr, (unsigned)cfg->port,
+			   tls ? " (address in use, or certfile/keyfile refused by GnuTLS: see"
+				 " the libmicrohttpd message before this one)"
+			       : "");
 		ret = SUIDO_ERR_IO;
 		goto cleanup;
 	}
 	info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	a->port = info ? info->port : cfg->port;
-	log_info("api", "listening on %s port %u with %u threads", cfg->listen_addr,
-		 (unsigned)a->port, cfg->threads);
+	log_info("api", "listening on %s port %u with %u threads, %s", cfg->listen_addr,
+		 (unsigned)a->port, cfg->threads,
+		 tls ? "HTTPS (TLS 1.2 and 1.3 only)" : "plain HTTP");
+	if (!tls && !loopback)
+		log_warn("api", "PLAIN HTTP on %s, which is not loopback: bearer tokens and data "
+				"cross the network unencrypted; set [http] certfile and keyfile",
+			 cfg->listen_addr);
 	*out = a;
 	a = NULL;
 	ret = SUIDO_OK;
@@ -1013,5 +1520,7 @@ void api_stop(struct api *a)
 		pthread_key_delete(a->key);
 	if (a->lock_made)
 		pthread_mutex_destroy(&a->lock);
+	free_secret(a->tls_key, a->tls_key_len + 1);
+	free_secret(a->tls_cert, a->tls_cert_len + 1);
 	free(a);
 }

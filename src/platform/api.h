@@ -1,7 +1,8 @@
 /*
- * The AP interface (application side): an HTTP server on libmicrohttpd that
- * serves the item master, time ranges, latest values and aggregates of a
- * utility's data under /ap/v1, plus /healthz and /metrics.
+ * The AP interface (application side): an HTTPS server on libmicrohttpd
+ * (GnuTLS, TLS 1.2 and 1.3 only) that serves the item master, time ranges,
+ * latest values and aggregates of a utility's data under /ap/v1, plus /healthz
+ * and /metrics. Without a certificate it speaks plain HTTP: benchmarks only.
  *
  * Authentication (until the OpenID Connect issue lands): every /ap/v1
  * request needs "Authorization: Bearer <token>"; the token is bound to one
@@ -9,6 +10,14 @@
  * /ap/v1/utilities/B/... gets 403. No token or an unknown token gets 401
  * with a WWW-Authenticate header. /healthz and /metrics are unauthenticated
  * (loopback only for now).
+ *
+ * Applications ([application ID] of platform.conf, until issue 5's registry)
+ * have tokens of their own, bound to the utility that granted them, and
+ * may have a registered data-protection certificate. With it they can ask
+ * for sealed answers ("Accept: application/jose": the JSON answer signed
+ * by the platform and encrypted for the application, docs/api.md) and
+ * deposit files in the sealed file format (POST .../files); a file is
+ * served sealed for them in the file format on "Accept: application/zip".
  *
  * Endpoints and their JSON are specified in docs/api.md.
  */
@@ -18,12 +27,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "metrics.h"
+#include "suido/jose.h"
 #include "suido/store.h"
 
+/* A bearer token's holder. Everything borrowed for the api's life. */
 struct api_tenant {
-	const char *utility;              /* borrowed for the api's life */
+	const char *utility;              /* the one utility it may read */
 	unsigned char token_sha256[32];   /* SHA-256 of the bearer token */
+	const char *application;          /* NULL: the utility's own token */
+	const struct jose_key *seal_to;   /* the application's certificate key; NULL: none */
+	EVP_PKEY *sender_pub;             /* the same key for fileseal; NULL with seal_to */
+	const char *no_seal;              /* why seal_to is NULL (answered with 406/403) */
 };
 
 /* Opens a store for one HTTP worker thread; called lazily, at most once per
@@ -40,13 +57,28 @@ struct api_config {
 	const struct api_tenant *tenants; /* borrowed for the api's life */
 	api_store_open_fn store_open;
 	void *store_ctx;
+	/* TLS: both PEM file paths, or both NULL for plain HTTP. The certificate
+	 * file holds the server certificate, then any intermediates; the key is
+	 * unencrypted. Read by api_start; the bytes read are zeroed by api_stop. */
+	const char *tls_certfile;
+	const char *tls_keyfile;
+	/* The platform's data-protection key: signs sealed answers, opens the
+	 * files applications deposit, signs files served sealed. Both NULL: no
+	 * sealed answers and no deposits (406 / 403). */
+	const struct jose_key *platform_key;
+	EVP_PKEY *platform_pkey;
+	size_t files_max_bytes;   /* a deposited file's content, bytes */
 };
 
 struct api;
 
 /*
- * Starts serving. Returns SUIDO_OK and *out (stop with api_stop), or
- * SUIDO_ERR_IO (cannot bind) / _NOMEM / _CONFIG with detail in err.
+ * Starts serving, over TLS when cfg names a certificate and key. Plain HTTP on
+ * an address other than loopback is logged as a warning (tokens would cross
+ * the network in the clear). Returns SUIDO_OK and *out (stop with api_stop),
+ * or SUIDO_ERR_IO (cannot bind, cannot read a TLS file) / _NOMEM / _CONFIG
+ * (bad configuration, a TLS file libmicrohttpd refuses, no TLS support) with
+ * detail in err; err names the file but never holds key material.
  * cfg and m are borrowed until api_stop.
  */
 int api_start(const struct api_config *cfg, struct metrics *m, struct api **out, char *err,

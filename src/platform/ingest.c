@@ -7,6 +7,8 @@
  */
 #include "ingest.h"
 
+#include "files.h"
+
 #include <mosquitto.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -19,6 +21,8 @@
 #include "suido/log.h"
 #include "suido/timeutil.h"
 #include "suido/profile.h"
+#include "suido/profile_xml.h"
+#include "suido/xmlseal.h"
 
 struct pending {
 	char *topic;
@@ -33,6 +37,7 @@ struct ingest {
 	struct metrics *m;
 	struct mosquitto *mosq;
 	char sub[256];
+	char sub_file[256];
 	int connected;
 	int ever_connected;
 	int64_t next_attempt_ms;
@@ -49,8 +54,10 @@ struct ingest {
 	size_t item_keys_cap;
 };
 
-/* Splits "{prefix}/{utility}/{gateway}/data". Returns 0 or -1. */
-static int parse_topic(const char *prefix, const char *topic, char *utility, char *gateway)
+/* Splits "{prefix}/{utility}/{gateway}/data" or ".../file" (*is_file set).
+ * Returns 0 or -1. */
+static int parse_topic(const char *prefix, const char *topic, char *utility, char *gateway,
+		       int *is_file)
 {
 	size_t pl = strlen(prefix);
 	const char *u, *g, *k;
@@ -62,7 +69,10 @@ static int parse_topic(const char *prefix, const char *topic, char *utility, cha
 	if (!g || g - u > PROFILE_NAME_MAX)
 		return -1;
 	k = strchr(g + 1, '/');
-	if (!k || k - g - 1 > PROFILE_NAME_MAX || strcmp(k, "/data") != 0)
+	if (!k || k - g - 1 > PROFILE_NAME_MAX)
+		return -1;
+	*is_file = strcmp(k, "/file") == 0;
+	if (!*is_file && strcmp(k, "/data") != 0)
 		return -1;
 	memcpy(utility, u, (size_t)(g - u));
 	utility[g - u] = '\0';
@@ -97,7 +107,10 @@ static int store_msg(struct ingest *in, const struct profile_msg *msg, const cha
 	}
 	for (size_t i = 0; i < msg->n_points; i++) {
 		const struct profile_point *p = &msg->points[i];
-		if ((rc = store_put_point(in->st, in->item_keys[p->item], p->t_ms, p->v)) != SUIDO_OK)
+		int64_t key = in->item_keys[p->item];
+		rc = p->text ? store_put_text(in->st, key, p->t_ms, p->text)
+			     : store_put_point(in->st, key, p->t_ms, p->v);
+		if (rc != SUIDO_OK)
 			return rc;
 	}
 	return SUIDO_OK;
@@ -127,10 +140,56 @@ static int find_signer(void *ctx, const char *kid, const struct jose_key **key)
 }
 
 /*
- * Opens a json gateway's sealed message: one RSA private-key operation
- * (jose_open), after the cheap checks. SUIDO_OK, *plain and *jws (the
- * verified inner JWS, kept as the message's signed original; caller frees
- * both), or SUIDO_ERR_NOMEM, or any other code with the refusal in why.
+ * Opens an xml gateway's sealed document (docs/protocol-xml.md): decrypts
+ * the Points with the platform's key and verifies that the whole Data
+ * element is signed by the gateway's registered key (xmlseal_open). On
+ * SUIDO_OK *doc is the decrypted document with its ds:Signature: the body to
+ * decode and the signed original kept (xmlseal_verify checks it again
+ * later). Every failure of xmlseal_open gets the same reason towards the
+ * gateway, the detail is logged here only: AES-CBC has no MAC of its own,
+ * and distinguishable failures would make a padding oracle (xmlseal.h).
+ */
+static int open_sealed_xml(struct ingest *in, const struct plat_gateway *gw,
+			   const void *payload, size_t len, char **doc, size_t *doclen, char *why,
+			   size_t whylen)
+{
+	struct xmlseal_limits lim = {in->cfg->max_message_bytes, 0};
+	const char *refusal = NULL, *p = payload, *end = p + len;
+	EVP_PKEY *sender = gwkeys_gateway_pkey(in->keys, gw, &refusal);
+	char err[200];
+	int rc;
+
+	if (!sender) {
+		snprintf(why, whylen, "%s", refusal);
+		return SUIDO_ERR_CERT;
+	}
+	if (end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p == end || *p != '<') {
+		snprintf(why, whylen, "not a sealed message (gateway %s must send sealed XML "
+				      "documents)", gw->id);
+		return SUIDO_ERR_INVALID;
+	}
+	rc = xmlseal_open(payload, len, gwkeys_platform_pkey(in->keys), sender,
+			  PROFILE_XML_XPATH_DATA, &lim, doc, doclen, err, sizeof err);
+	if (rc == SUIDO_OK || rc == SUIDO_ERR_NOMEM)
+		return rc;
+	log_warn("ingest", "sealed XML message from %s/%s refused: %s: %s", gw->utility, gw->id,
+		 suido_strerror(rc), err);
+	snprintf(why, whylen, "sealed message refused: it does not decrypt or its signature "
+			      "does not verify");
+	return rc;
+}
+
+/*
+ * Opens a sealed message. json: one RSA private-key operation (jose_open),
+ * after the cheap checks; SUIDO_OK, *plain and *jws (the verified inner JWS,
+ * kept as the message's signed original; caller frees both). xml
+ * (open_sealed_xml): SUIDO_OK, *plain NULL and *jws the opened document,
+ * which is both the body and the signed original. Or SUIDO_ERR_NOMEM, or
+ * any other code with the refusal in why.
  */
 static int open_sealed(struct ingest *in, const struct plat_gateway *gw, const void *payload,
 		       size_t len, char **plain, size_t *plen, char **jws, size_t *jwslen,
@@ -146,6 +205,8 @@ static int open_sealed(struct ingest *in, const struct plat_gateway *gw, const v
 	*plen = 0;
 	*jws = NULL;
 	*jwslen = 0;
+	if (gw->format == PLAT_FORMAT_XML)
+		return open_sealed_xml(in, gw, payload, len, jws, jwslen, why, whylen);
 	sc.key = gwkeys_gateway(in->keys, gw, &refusal);
 	if (!sc.key) {
 		snprintf(why, whylen, "%s", refusal);
@@ -169,14 +230,84 @@ static int open_sealed(struct ingest *in, const struct plat_gateway *gw, const v
 	return rc;
 }
 
+/*
+ * A gateway's file deposit (topic .../file, docs/protocol.md "Files"): opened,
+ * verified with the gateway's certificate and stored by files_deposit inside
+ * the batch's transaction. SUIDO_OK with the ack in *ack and *outcome 0
+ * (stored or duplicate), 1 (rejected) or 2 (refused by the sealed transport,
+ * rejected too), or a store error that aborts the batch.
+ */
+static int take_file(struct ingest *in, const struct plat_gateway *gw, const char *utility,
+		     const void *zip, size_t len, int64_t now, struct strbuf *ack, int *outcome,
+		     uint64_t *files)
+{
+	const char *refusal = NULL;
+	EVP_PKEY *pub = NULL;
+	struct files_deposit d;
+	char sender[PROFILE_NAME_MAX + 16], why[300], id[FILES_ID_LEN + 8];
+	int rc;
+
+	*outcome = 2;
+	if (gw->format == PLAT_FORMAT_PLAIN) {
+		snprintf(why, sizeof why, "gateway %s has format = plain: files are accepted from "
+			 "sealed gateways only", gw->id);
+		goto refuse;
+	}
+	if (!(pub = gwkeys_gateway_pkey(in->keys, gw, &refusal))) {
+		snprintf(why, sizeof why, "%s", refusal);
+		goto refuse;
+	}
+	snprintf(sender, sizeof sender, "gateway:%s", gw->id);
+	rc = files_deposit(in->st, utility, sender, gwkeys_platform_pkey(in->keys), pub, zip, len,
+			   in->cfg->files_max_bytes, now, &d, why, sizeof why);
+	if (rc == SUIDO_OK) {
+		*outcome = 0;
+		snprintf(id, sizeof id, "file:%s", d.id);
+		log_info("ingest", "file %s (%s, %lld bytes) %s by gateway %s", d.id, d.name,
+			 (long long)d.size, d.duplicate ? "deposited again" : "deposited", gw->id);
+		*files += !d.duplicate;
+		profile_ack_encode(id, d.duplicate ? PROFILE_ACK_DUPLICATE : PROFILE_ACK_STORED, NULL,
+				   ack);
+		return SUIDO_OK;
+	}
+	switch (rc) {
+	case SUIDO_ERR_LIMIT:
+		*outcome = 1;
+		log_warn("ingest", "refused file from %s/%s: %s", utility, gw->id, why);
+		snprintf(why, sizeof why, "file larger than %zu bytes", in->cfg->files_max_bytes);
+		break;
+	case SUIDO_ERR_INVALID:
+	case SUIDO_ERR_DECRYPT:
+	case SUIDO_ERR_SIGNATURE:
+		/* one reason for every failure to open: no padding oracle */
+		log_warn("ingest", "refused file from %s/%s (security): %s: %s", utility, gw->id,
+			 suido_strerror(rc), why);
+		snprintf(why, sizeof why, "sealed file refused: it cannot be opened with the "
+			 "platform's key or is not signed by gateway %s", gw->id);
+		break;
+	case SUIDO_ERR_NOTFOUND:
+		*outcome = 1;
+		snprintf(why, sizeof why, "utility %s is not in the store", utility);
+		break;
+	default:
+		return rc; /* the store failed: the batch is rolled back */
+	}
+	profile_ack_encode("", PROFILE_ACK_REJECTED, why, ack);
+	return SUIDO_OK;
+refuse:
+	log_warn("ingest", "refused file from %s/%s (security): %s", utility, gw->id, why);
+	profile_ack_encode("", PROFILE_ACK_REJECTED, why, ack);
+	return SUIDO_OK;
+}
+
 int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 		       const void *const *payloads, const size_t *lens, char (*ack_topic)[256],
 		       struct strbuf *acks)
 {
 	struct profile_limits lim = {in->cfg->max_message_bytes, 0, 0};
 	int64_t now = timeutil_now_ms();
-	uint64_t stored = 0, dup = 0, rej = 0, refused = 0, points = 0;
-	int rc;
+	uint64_t stored = 0, dup = 0, rej = 0, refused = 0, points = 0, files = 0;
+	int rc, is_file = 0;
 
 	if ((rc = store_begin(in->st)) != SUIDO_OK)
 		return rc;
@@ -192,7 +323,7 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 
 		ack_topic[i][0] = '\0';
 		strbuf_reset(&acks[i]);
-		if (parse_topic(in->cfg->topic_prefix, topics[i], utility, gateway) != 0) {
+		if (parse_topic(in->cfg->topic_prefix, topics[i], utility, gateway, &is_file) != 0) {
 			log_warn("ingest", "message on unexpected topic ignored");
 			rej++;
 			continue;
@@ -207,18 +338,32 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 				 gateway, utility);
 			goto reject;
 		}
-		if (gw->format == PLAT_FORMAT_JSON) {
+		if (is_file) {
+			int outcome = 0;
+			rc = take_file(in, gw, utility, payloads[i], lens[i], now, &acks[i],
+				       &outcome, &files);
+			if (rc != SUIDO_OK)
+				goto abort;
+			rej += outcome != 0;
+			refused += outcome == 2;
+			continue;
+		}
+		if (gw->format != PLAT_FORMAT_PLAIN) {
 			rc = open_sealed(in, gw, payloads[i], lens[i], &plain, &plen, &jws, &jwslen,
 					 why, sizeof why);
 			if (rc == SUIDO_ERR_NOMEM)
 				goto abort;
 			if (rc != SUIDO_OK)
 				goto refuse;
-			body = plain;
-			blen = plen;
+			/* xml: the opened document is the body and the original */
+			body = gw->format == PLAT_FORMAT_XML ? jws : plain;
+			blen = gw->format == PLAT_FORMAT_XML ? jwslen : plen;
 		}
-		/* the decoder is bounded */
-		rc = profile_decode(body, blen, &lim, &msg, why, sizeof why);
+		/* the decoders are bounded */
+		if (gw->format == PLAT_FORMAT_XML)
+			rc = profile_xml_decode(body, blen, &lim, &msg, why, sizeof why);
+		else
+			rc = profile_decode(body, blen, &lim, &msg, why, sizeof why);
 		if (rc == SUIDO_ERR_NOMEM)
 			goto abort;
 		if (rc != SUIDO_OK)
@@ -297,6 +442,7 @@ abort:
 	metrics_add(in->m, MET_MSG_REJECTED, rej);
 	metrics_add(in->m, MET_MSG_REFUSED_SECURITY, refused);
 	metrics_add(in->m, MET_POINTS_STORED, points);
+	metrics_add(in->m, MET_FILES_STORED, files);
 	return SUIDO_OK;
 }
 
@@ -375,9 +521,12 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	metrics_set(in->m, MET_MQTT_CONNECTED, 1);
 	if (mosquitto_subscribe(m, NULL, in->sub, 1) != MOSQ_ERR_SUCCESS)
 		log_error("ingest", "subscribe %s failed", in->sub);
-	log_info("ingest", "connected to %s:%d over %s, subscribed to %s", in->cfg->mqtt_host,
-		 in->cfg->mqtt_port, tlsfiles_enabled(&in->cfg->mqtt_tls) ? "TLS" : "plaintext MQTT",
-		 in->sub);
+	if (mosquitto_subscribe(m, NULL, in->sub_file, 1) != MOSQ_ERR_SUCCESS)
+		log_error("ingest", "subscribe %s failed", in->sub_file);
+	log_info("ingest", "connected to %s:%d over %s, subscribed to %s and %s",
+		 in->cfg->mqtt_host, in->cfg->mqtt_port,
+		 tlsfiles_enabled(&in->cfg->mqtt_tls) ? "TLS" : "plaintext MQTT", in->sub,
+		 in->sub_file);
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc)
@@ -412,6 +561,7 @@ int ingest_new(const struct plat_config *cfg, const struct gwkeys *keys, struct 
 	in->ack_topic = calloc(b, sizeof *in->ack_topic);
 	in->acks = calloc(b, sizeof *in->acks);
 	snprintf(in->sub, sizeof in->sub, "%s/+/+/data", cfg->topic_prefix);
+	snprintf(in->sub_file, sizeof in->sub_file, "%s/+/+/file", cfg->topic_prefix);
 	mosquitto_lib_init();
 	in->mosq = mosquitto_new(cfg->mqtt_client_id, false, in);
 	if (!in->batch || !in->topics || !in->payloads || !in->lens || !in->ack_topic ||

@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	if (sync_registry(st, cfg, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "registering utilities and gateways: %s", err);
 	m = metrics_new();
-	tenants = calloc(cfg->n_utilities + 1, sizeof *tenants);
+	tenants = calloc(cfg->n_utilities + cfg->n_applications + 1, sizeof *tenants);
 	if (!m || !tenants)
 		fatal("platform", "out of memory");
 	for (size_t i = 0; i < cfg->n_utilities; i++) {
@@ -160,18 +160,39 @@ int main(int argc, char **argv)
 			continue;
 		tenants[n_tenants].utility = cfg->utilities[i].id;
 		memcpy(tenants[n_tenants].token_sha256, cfg->utilities[i].token_sha256, 32);
+		tenants[n_tenants].no_seal = "Sealed answers and deposits are for registered "
+					     "applications with a data-protection certificate.";
 		n_tenants++;
 	}
-	struct api_config ac = {cfg->http_listen, (uint16_t)cfg->http_port, cfg->http_threads,
-				cfg->page_default, cfg->page_max, n_tenants, tenants, open_store,
-				cfg};
+	for (size_t i = 0; i < cfg->n_applications; i++) {
+		const struct plat_application *app = &cfg->applications[i];
+		struct api_tenant *t = &tenants[n_tenants++];
+		t->utility = app->utility;
+		t->application = app->id;
+		memcpy(t->token_sha256, app->token_sha256, 32);
+		t->seal_to = gwkeys_application(keys, app, &t->sender_pub, &t->no_seal);
+	}
+	struct api_config ac = {.listen_addr = cfg->http_listen,
+				.port = (uint16_t)cfg->http_port,
+				.threads = cfg->http_threads,
+				.page_default = cfg->page_default,
+				.page_max = cfg->page_max,
+				.n_tenants = n_tenants,
+				.tenants = tenants,
+				.store_open = open_store,
+				.store_ctx = cfg,
+				.tls_certfile = cfg->http_certfile,
+				.tls_keyfile = cfg->http_keyfile,
+				.platform_key = gwkeys_platform(keys),
+				.platform_pkey = gwkeys_platform_pkey(keys),
+				.files_max_bytes = cfg->files_max_bytes};
 	if (api_start(&ac, m, &api, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "AP interface: %s", err);
 	if (ingest_new(cfg, keys, st, m, &in, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "%s", err);
-	log_info("platform", "serving the AP interface on http://%s:%u/ap/v1, store %s (%s), "
+	log_info("platform", "serving the AP interface on %s://%s:%u/ap/v1, store %s (%s), "
 			     "broker %s:%d (%s)",
-		 cfg->http_listen, api_port(api), cfg->database, store_backend(st), cfg->mqtt_host,
+		 cfg->http_certfile ? "https" : "http", cfg->http_listen, api_port(api), cfg->database, store_backend(st), cfg->mqtt_host,
 		 cfg->mqtt_port, tlsfiles_enabled(&cfg->mqtt_tls) ? "TLS" : "plaintext");
 	if (ready_file) {
 		char text[64], dir[4096], *slash;

@@ -19,6 +19,7 @@ static const struct {
 	[MET_MSG_STORED] = {"messages_stored_total", "counter", "Data messages committed to the store."},
 	[MET_MSG_DUPLICATE] = {"messages_duplicate_total", "counter", "Resent messages answered as duplicate."},
 	[MET_MSG_REJECTED] = {"messages_rejected_total", "counter", "Messages refused (malformed, wrong tenant, unknown gateway, security)."},
+	[MET_FILES_STORED] = {"files_stored_total", "counter", "Files deposited in the file store by gateways and applications (new ones; a repeated deposit is not counted)."},
 	[MET_MSG_REFUSED_SECURITY] = {"messages_refused_security_total", "counter", "Messages refused by the sealed transport (unsealed, tampered, wrong signer, certificate refused); also in messages_rejected_total."},
 	[MET_POINTS_STORED] = {"points_stored_total", "counter", "Measurement points committed."},
 	[MET_ACKS_SENT] = {"acks_sent_total", "counter", "Acknowledgements published to gateways."},

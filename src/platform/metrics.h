@@ -18,6 +18,7 @@ enum metric {
 	MET_MSG_REFUSED_SECURITY, /* refused by the sealed transport: unsealed, tampered,
 				   * wrong signer, certificate refused */
 	MET_POINTS_STORED,     /* points committed */
+	MET_FILES_STORED,      /* files deposited (GW interface and AP interface), new ones */
 	MET_ACKS_SENT,
 	MET_DB_COMMITS,
 	MET_DB_ERRORS,

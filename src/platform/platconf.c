@@ -7,10 +7,88 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "suido/cert.h"
 #include "suido/conf.h"
 #include "suido/error.h"
 #include "suido/hex.h"
 #include "suido/profile.h"
+
+/* A file's problem as "PATH: detail", unless detail names the file already. */
+static void file_error(const struct conf *c, const struct conf_section *s, const char *key,
+		       const char *path, const char *detail, char *err, size_t errlen)
+{
+	if (strstr(detail, path))
+		conf_error(c, s, conf_find(s, key), err, errlen, "%s", detail);
+	else
+		conf_error(c, s, conf_find(s, key), err, errlen, "%s: %s", path, detail);
+}
+
+/*
+ * The AP interface's certificate and key: both load, the key is the
+ * certificate's, and the certificate says it is a TLS server certificate valid
+ * now, so a bad file is a located error at start (and with --check-config)
+ * rather than a handshake every client fails. Its chain is not verified here:
+ * the clients decide which root they trust, and it need not be [security] ca.
+ */
+static int check_http_tls(const struct conf *c, const struct conf_section *s,
+			  const struct plat_config *p, char *err, size_t errlen)
+{
+	STACK_OF(X509) *chain = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *leaf;
+	uint32_t ku;
+	char detail[512];
+	int rc = SUIDO_ERR_CONFIG, r;
+
+	r = cert_chain_load_file(p->http_certfile, &chain, detail, sizeof detail);
+	if (r != SUIDO_OK) {
+		file_error(c, s, "certfile", p->http_certfile, detail, err, errlen);
+		goto out;
+	}
+	r = cert_key_load_file(p->http_keyfile, &key, detail, sizeof detail);
+	if (r != SUIDO_OK) {
+		file_error(c, s, "keyfile", p->http_keyfile, detail, err, errlen);
+		goto out;
+	}
+	leaf = sk_X509_value(chain, 0);
+	if (!cert_key_matches(leaf, key)) {
+		conf_error(c, s, conf_find(s, "keyfile"), err, errlen,
+			   "%s is not the private key of certfile %s", p->http_keyfile,
+			   p->http_certfile);
+		goto out;
+	}
+	ku = X509_get_key_usage(leaf); /* UINT32_MAX when the extension is absent */
+	if (!(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER) ||
+	    !(ku & KU_DIGITAL_SIGNATURE)) {
+		conf_error(c, s, conf_find(s, "certfile"), err, errlen,
+			   "%s is not a TLS server certificate (it needs extendedKeyUsage "
+			   "serverAuth and, with keyUsage, digitalSignature: suido ca issue "
+			   "--use tls-server)", p->http_certfile);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0) {
+		conf_error(c, s, conf_find(s, "certfile"), err, errlen, "%s is not valid yet",
+			   p->http_certfile);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0) {
+		conf_error(c, s, conf_find(s, "certfile"), err, errlen, "%s has expired",
+			   p->http_certfile);
+		goto out;
+	}
+	rc = SUIDO_OK;
+out:
+	EVP_PKEY_free(key);
+	if (chain)
+		sk_X509_pop_free(chain, X509_free);
+	ERR_clear_error();
+	return rc;
+}
 
 #define GET_STR(sec, key, req, def, dst)                                                     \
 	do {                                                                                  \
@@ -23,8 +101,8 @@
 int plat_config_load(const char *path, struct plat_config **out, char *err, size_t errlen)
 {
 	static const char *const plat_keys[] = {"database", "timezone", "log_level", NULL};
-	static const char *const http_keys[] = {"listen", "port", "threads", "page_default",
-						"page_max", NULL};
+	static const char *const http_keys[] = {"listen",   "port",     "threads", "page_default",
+						"page_max", "certfile", "keyfile", NULL};
 	static const char *const mqtt_keys[] = {"host",         "port",   "keepalive", "client_id",
 						"topic_prefix", "cafile", "certfile",  "keyfile",
 						NULL};
@@ -32,6 +110,8 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 	static const char *const util_keys[] = {"name", "api_token_sha256", NULL};
 	static const char *const gw_keys[] = {"utility", "format", "certificate", NULL};
 	static const char *const sec_keys[] = {"key", "ca", "crl", NULL};
+	static const char *const app_keys[] = {"utility", "api_token_sha256", "certificate", NULL};
+	static const char *const files_keys[] = {"max_bytes", NULL};
 	const struct conf_section *sec = NULL;
 	struct conf *c = NULL;
 	struct plat_config *p = NULL;
@@ -47,8 +127,10 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 		goto nomem;
 	p->utilities = calloc(conf_section_count(c) + 1, sizeof *p->utilities);
 	p->gateways = calloc(conf_section_count(c) + 1, sizeof *p->gateways);
-	if (!p->utilities || !p->gateways)
+	p->applications = calloc(conf_section_count(c) + 1, sizeof *p->applications);
+	if (!p->utilities || !p->gateways || !p->applications)
 		goto nomem;
+	p->files_max_bytes = 16u << 20;
 	/* defaults */
 	p->http_port = 8080;
 	p->http_threads = 4;
@@ -87,6 +169,28 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			if (conf_get_int(c, s, "page_max", 0, 100000, 1, 10000000, &n, err, errlen))
 				goto fail;
 			p->page_max = (size_t)n;
+			/* a second [http] replaces the first */
+			free(p->http_certfile);
+			free(p->http_keyfile);
+			p->http_certfile = p->http_keyfile = NULL;
+			if (!conf_find(s, "certfile") != !conf_find(s, "keyfile")) {
+				conf_error(c, s, NULL, err, errlen, "%s: required key missing "
+					   "(certfile and keyfile go together)",
+					   conf_find(s, "certfile") ? "keyfile" : "certfile");
+				goto fail;
+			}
+			if (conf_find(s, "certfile")) {
+				if (conf_get_str(c, s, "certfile", 1, NULL, &v, err, errlen))
+					goto fail;
+				if (!(p->http_certfile = conf_resolve_path(c, v)))
+					goto nomem;
+				if (conf_get_str(c, s, "keyfile", 1, NULL, &v, err, errlen))
+					goto fail;
+				if (!(p->http_keyfile = conf_resolve_path(c, v)))
+					goto nomem;
+				if (check_http_tls(c, s, p, err, errlen) != SUIDO_OK)
+					goto fail;
+			}
 		} else if (strcmp(s->kind, "mqtt") == 0) {
 			if (conf_check_keys(c, s, mqtt_keys, err, errlen))
 				goto fail;
@@ -183,18 +287,54 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto fail;
 			if (strcmp(v, "json") == 0) {
 				g->format = PLAT_FORMAT_JSON;
+			} else if (strcmp(v, "xml") == 0) {
+				g->format = PLAT_FORMAT_XML;
 			} else if (strcmp(v, "plain") == 0) {
 				g->format = PLAT_FORMAT_PLAIN;
 			} else {
 				conf_error(c, s, conf_find(s, "format"), err, errlen,
-					   "expected json or plain, got \"%s\"", v);
+					   "expected json, xml or plain, got \"%s\"", v);
 				goto fail;
 			}
-			if (conf_get_str(c, s, "certificate", g->format == PLAT_FORMAT_JSON, "", &v,
+			if (conf_get_str(c, s, "certificate", g->format != PLAT_FORMAT_PLAIN, "", &v,
 					 err, errlen))
 				goto fail;
 			if (*v && !(g->certificate = conf_resolve_path(c, v)))
 				goto nomem;
+		} else if (strcmp(s->kind, "application") == 0) {
+			struct plat_application *a = &p->applications[p->n_applications];
+			if (!profile_name_valid(s->name)) {
+				conf_error(c, s, NULL, err, errlen, "application id must be 1-64 "
+					   "characters of A-Z a-z 0-9 _ . -");
+				goto fail;
+			}
+			if (plat_config_application(p, s->name)) {
+				conf_error(c, s, NULL, err, errlen, "application defined twice");
+				goto fail;
+			}
+			if (conf_check_keys(c, s, app_keys, err, errlen))
+				goto fail;
+			if (!(a->id = strdup(s->name)))
+				goto nomem;
+			p->n_applications++;
+			GET_STR(s, "utility", 1, NULL, a->utility);
+			if (conf_get_str(c, s, "api_token_sha256", 1, "", &v, err, errlen))
+				goto fail;
+			if (hex_decode(v, a->token_sha256, 32) != 0) {
+				conf_error(c, s, conf_find(s, "api_token_sha256"), err, errlen,
+					   "expected 64 hexadecimal digits");
+				goto fail;
+			}
+			if (conf_get_str(c, s, "certificate", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(a->certificate = conf_resolve_path(c, v)))
+				goto nomem;
+		} else if (strcmp(s->kind, "files") == 0) {
+			if (conf_check_keys(c, s, files_keys, err, errlen))
+				goto fail;
+			if (conf_get_int(c, s, "max_bytes", 0, 16 << 20, 1, 64 << 20, &n, err, errlen))
+				goto fail;
+			p->files_max_bytes = (size_t)n;
 		} else {
 			conf_error(c, s, NULL, err, errlen, "unknown section");
 			goto fail;
@@ -220,18 +360,38 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			goto fail;
 		}
 	}
+	/* Every application must name a defined utility; one with a certificate
+	 * needs the platform's key (it signs sealed answers) and the root. */
+	for (size_t i = 0; i < p->n_applications; i++) {
+		const struct plat_application *a = &p->applications[i];
+		int found = 0;
+		for (size_t k = 0; k < p->n_utilities; k++)
+			found |= strcmp(a->utility, p->utilities[k].id) == 0;
+		if (!found) {
+			snprintf(err, errlen, "%s: [application %s] utility: no [utility %s] section",
+				 path, a->id, a->utility);
+			goto fail;
+		}
+		if (a->certificate && (!p->security_key || !p->security_ca)) {
+			snprintf(err, errlen, "%s: [security] key and ca are required when an "
+					      "application has a certificate (application %s)",
+				 path, a->id);
+			goto fail;
+		}
+	}
 	/* Sealed gateways need the platform's key to open and the root to check
 	 * their certificates against. */
 	for (size_t i = 0; i < p->n_gateways; i++) {
-		if (p->gateways[i].format != PLAT_FORMAT_JSON)
+		const char *fmt = p->gateways[i].format == PLAT_FORMAT_XML ? "xml" : "json";
+		if (p->gateways[i].format == PLAT_FORMAT_PLAIN)
 			continue;
 		if (!p->security_key || !p->security_ca) {
 			if (sec)
 				conf_error(c, sec, NULL, err, errlen, "key and ca are required when a "
-					   "gateway has format = json (gateway %s)", p->gateways[i].id);
+					   "gateway has format = %s (gateway %s)", fmt, p->gateways[i].id);
 			else
 				snprintf(err, errlen, "%s: missing [security] section with key and ca "
-					 "(gateway %s has format = json)", path, p->gateways[i].id);
+					 "(gateway %s has format = %s)", path, p->gateways[i].id, fmt);
 			goto fail;
 		}
 	}
@@ -269,6 +429,8 @@ void plat_config_free(struct plat_config *p)
 	free(p->timezone);
 	free(p->log_level);
 	free(p->http_listen);
+	free(p->http_certfile);
+	free(p->http_keyfile);
 	free(p->mqtt_host);
 	free(p->mqtt_client_id);
 	free(p->topic_prefix);
@@ -285,9 +447,24 @@ void plat_config_free(struct plat_config *p)
 		free(p->gateways[i].utility);
 		free(p->gateways[i].certificate);
 	}
+	for (size_t i = 0; i < p->n_applications; i++) {
+		free(p->applications[i].id);
+		free(p->applications[i].utility);
+		free(p->applications[i].certificate);
+	}
 	free(p->utilities);
 	free(p->gateways);
+	free(p->applications);
 	free(p);
+}
+
+const struct plat_application *plat_config_application(const struct plat_config *c,
+							const char *id)
+{
+	for (size_t i = 0; i < c->n_applications; i++)
+		if (strcmp(c->applications[i].id, id) == 0)
+			return &c->applications[i];
+	return NULL;
 }
 
 const struct plat_gateway *plat_config_gateway(const struct plat_config *c, const char *id)

@@ -19,14 +19,28 @@ struct plat_utility {
 };
 
 /* How a gateway's data messages travel (docs/protocol.md): sealed JSON (JWE of
- * a JWS, the default) or plaintext (tests and the plaintext benchmark only). */
-enum plat_format { PLAT_FORMAT_JSON = 0, PLAT_FORMAT_PLAIN };
+ * a JWS, the default), sealed XML (the XML data profile signed and its Points
+ * encrypted, docs/protocol-xml.md) or plaintext (tests and the plaintext
+ * benchmark only). */
+enum plat_format { PLAT_FORMAT_JSON = 0, PLAT_FORMAT_PLAIN, PLAT_FORMAT_XML };
 
 struct plat_gateway {
 	char *id;
 	char *utility;
 	enum plat_format format;
-	char *certificate; /* its data-protection certificate (json), else NULL */
+	char *certificate; /* its data-protection certificate (json, xml), else NULL */
+};
+
+/* An application (a vendor's system using the AP interface) as registered
+ * until the tenant registry of issue 5 replaces this section: the one
+ * utility that granted it access, its bearer token's SHA-256, and its
+ * data-protection certificate (sealed answers are encrypted for it; files it
+ * deposits are verified with it). */
+struct plat_application {
+	char *id;
+	char *utility;
+	unsigned char token_sha256[32];
+	char *certificate; /* NULL: no sealed answers, no deposits */
 };
 
 struct plat_config {
@@ -35,6 +49,11 @@ struct plat_config {
 	char *log_level;
 	char *http_listen;
 	int http_port;
+	/* [http] certfile, keyfile: the AP interface's TLS server certificate (then
+	 * any intermediates) and its private key, PEM, both checked at load; both
+	 * NULL: plain HTTP (benchmarks only) */
+	char *http_certfile;
+	char *http_keyfile;
 	unsigned http_threads;
 	size_t page_default;
 	size_t page_max;
@@ -54,6 +73,9 @@ struct plat_config {
 	struct plat_utility *utilities;
 	size_t n_gateways;
 	struct plat_gateway *gateways;
+	size_t n_applications;
+	struct plat_application *applications;
+	size_t files_max_bytes; /* [files] max_bytes: a deposited file's content */
 };
 
 /* Loads and validates path. SUIDO_OK and *out (free with plat_config_free),
@@ -63,5 +85,9 @@ void plat_config_free(struct plat_config *c);
 
 /* The registered gateway with this id, or NULL. */
 const struct plat_gateway *plat_config_gateway(const struct plat_config *c, const char *id);
+
+/* The registered application with this id, or NULL. */
+const struct plat_application *plat_config_application(const struct plat_config *c,
+							const char *id);
 
 #endif

@@ -20,6 +20,9 @@
 #include "suido/conf.h"
 #include "suido/error.h"
 #include "suido/fsutil.h"
+#include "suido/mask.h"
+#include "suido/profile.h"
+#include "suido/textenc.h"
 #include "suido/timeutil.h"
 
 struct fixture {
@@ -28,6 +31,7 @@ struct fixture {
 	struct mapping *map;
 	struct queue *q;
 	struct intake_ctx ic;
+	struct mask_key *key;
 };
 
 static int setup(void **state)
@@ -52,8 +56,9 @@ static int setup(void **state)
 	assert_int_equal(mapping_load(f->conf, &f->map, err, sizeof err), SUIDO_OK);
 	snprintf(db, sizeof db, "%s/queue.db", f->dir);
 	assert_int_equal(queue_open(db, "demo", "gw1", &f->q, err, sizeof err), SUIDO_OK);
+	assert_int_equal(mask_key_generate(&f->key, err, sizeof err), SUIDO_OK);
 	f->ic = (struct intake_ctx){f->map, f->q, "gw1", f->spool, f->done, f->rejected,
-				    f->receipts, 4096, TEXTENC_AUTO, 1000};
+				    f->receipts, 4096, TEXTENC_AUTO, 1000, f->key};
 	*state = f;
 	return 0;
 }
@@ -64,6 +69,7 @@ static int teardown(void **state)
 	char cmd[400];
 
 	queue_close(f->q);
+	mask_key_free(f->key);
 	mapping_free(f->map);
 	conf_free(f->conf);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
@@ -258,6 +264,117 @@ static void test_duplicate_and_recovery(void **state)
 	assert_false(exists(f->spool, "a.csv"));
 }
 
+/* Counts the occurrences of needle in the bytes of file dir/name. */
+static size_t count_in_file(const char *dir, const char *name, const char *needle)
+{
+	char path[512], *buf;
+	size_t n = 0, len;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (!(fp = fopen(path, "rb")))
+		return 0;
+	buf = malloc(64 << 20);
+	assert_non_null(buf);
+	len = fread(buf, 1, 64 << 20, fp);
+	fclose(fp);
+	for (size_t i = 0; i + strlen(needle) <= len; i++)
+		n += memcmp(buf + i, needle, strlen(needle)) == 0;
+	free(buf);
+	return n;
+}
+
+/* The billing sample's personal columns are masked before they are queued:
+ * the queue's files never hold them in clear, the queued message carries
+ * tokens the key holder opens, and equal customer numbers give equal tokens. */
+static void test_billing_masked(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const clear[] = {"100200300", "山田 太郎", "山田", "1-1-1"};
+	struct intake_result res;
+	struct queue_msg qm;
+	struct profile_msg *m = NULL;
+	char err[512], *raw = NULL;
+	size_t rawlen = 0, n_masked = 0;
+	int made = 0;
+	char *det = NULL;
+	int seen_det = 0;
+
+	f->ic.max_file_bytes = 1 << 20;
+	assert_int_equal(fsutil_read_file(SUIDO_SOURCE_DIR "/../shared/samples/csv",
+					  "ryokin_kenshin_202611_cp932.csv", 1 << 20, &raw, &rawlen,
+					  err, sizeof err),
+			 SUIDO_OK);
+	/* one customer with two meters: two rows with the same customer number */
+	put(f, "billing.csv", raw, rawlen);
+	assert_int_equal(intake_file(&f->ic, "billing.csv", 1, &res, err, sizeof err), SUIDO_OK);
+	assert_int_equal(res.status, INTAKE_ACCEPTED);
+	assert_int_equal(res.points, 70);
+	assert_int_equal(queue_make_message(f->q, 1000, 2, &made), SUIDO_OK);
+	assert_true(made);
+	assert_int_equal(queue_next_unacked(f->q, 0, &qm), SUIDO_OK);
+	assert_int_equal(profile_decode(qm.payload, strlen(qm.payload), NULL, &m, err, sizeof err),
+			 SUIDO_OK);
+	/* deterministic: the same number masked again gives the same token */
+	assert_int_equal(mask_value(f->key, MASK_DETERMINISTIC, "100200300", 9, &det, err,
+				    sizeof err),
+			 SUIDO_OK);
+	for (size_t i = 0; i < m->n_points; i++) {
+		const struct profile_point *p = &m->points[i];
+		const char *name = m->items[p->item].name;
+		char *open = NULL;
+		size_t olen = 0;
+
+		if (!p->text)
+			continue;
+		n_masked++;
+		assert_true(mask_is_token(p->text, strlen(p->text)));
+		assert_int_equal(mask_unmask(f->key, p->text, strlen(p->text), &open, &olen, err,
+					     sizeof err),
+				 SUIDO_OK);
+		if (strcmp(name, "お客様番号") == 0) {
+			assert_int_equal(strncmp(p->text, "~m1.s.", 6), 0);
+			if (strcmp(open, "100200300") == 0) {
+				assert_string_equal(p->text, det);
+				seen_det = 1;
+			}
+		} else {
+			assert_int_equal(strncmp(p->text, "~m1.r.", 6), 0);
+		}
+		if (strcmp(name, "氏名") == 0 && strcmp(m->items[p->item].facility, "M-20000") == 0)
+			assert_string_equal(open, "山田 太郎");
+		free(open);
+	}
+	assert_int_equal(n_masked, 30);
+	assert_true(seen_det);
+	free(det);
+	/* nothing in clear anywhere in the queue's files */
+	for (size_t k = 0; k < sizeof clear / sizeof *clear; k++) {
+		assert_int_equal(count_in_file(f->dir, "queue.db", clear[k]), 0);
+		assert_int_equal(count_in_file(f->dir, "queue.db-wal", clear[k]), 0);
+		assert_int_equal(strstr(qm.payload, clear[k]) == NULL, 1);
+	}
+	free(qm.payload);
+	profile_msg_free(m);
+	free(raw);
+}
+
+/* A mask column with no key: the file is not taken, nothing is queued. */
+static void test_mask_needs_key(void **state)
+{
+	struct fixture *f = *state;
+	struct intake_result res;
+	char err[512];
+	static const char csv[] = "お客様番号,氏名,住所,メーター番号,検針日,今回指針,前回指針,"
+				   "使用水量(m3),請求額(円)\n1,a,b,M-1,2026/02/28,10,5,5,1\n";
+
+	f->ic.mask_key = NULL;
+	put(f, "nokey.csv", csv, strlen(csv));
+	assert_int_not_equal(intake_file(&f->ic, "nokey.csv", 1, &res, err, sizeof err), SUIDO_OK);
+	assert_int_equal(pending(f), 0);
+	assert_true(exists(f->spool, "nokey.csv"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +382,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_rows_keep_good_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_and_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_billing_masked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mask_needs_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@ import hashlib
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -33,7 +34,7 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 SUIDO = os.path.join(BUILD, "suido")
 
 
-def make_pki(directory, gateways=("demo-gw1",), revoked=()):
+def make_pki(directory, gateways=("demo-gw1",), revoked=(), applications=()):
     """Keys the way an operator makes them, never checked-in files: a CA in
     directory/ca (`suido ca init`), the platform's data-protection certificate
     and one per gateway (`suido ca issue`, profiles platform / gateway, use
@@ -41,9 +42,12 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=()):
     and a CRL (`suido ca crl`); and for MQTT over TLS the broker's server
     certificate (CN and DNS localhost, 127.0.0.1 in its SAN), the platform's
     TLS client certificate (CN suido-platform, its broker user name) and one
-    per gateway (CN = gateway id). Returns {"ca", "crl", "platform_key",
-    "platform_cert", "gw": {id: (key, cert)}, "broker": (key, cert),
-    "platform_tls": (key, cert), "gw_tls": {id: (key, cert)}}."""
+    per gateway (CN = gateway id); and for the AP interface over HTTPS the
+    platform's TLS server certificate (CN and DNS localhost, 127.0.0.1 in its
+    SAN). Returns {"ca", "crl", "platform_key", "platform_cert", "gw": {id:
+    (key, cert)}, "broker": (key, cert), "api": (key, cert), "platform_tls":
+    (key, cert), "gw_tls": {id: (key, cert)}, "app": {id: (key, cert)}} with
+    a data-protection certificate (profile application) per application id."""
     ca, pki = os.path.join(directory, "ca"), os.path.join(directory, "pki")
     os.makedirs(pki, exist_ok=True)
 
@@ -54,15 +58,19 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=()):
 
     suido("init", "--dir", ca, "--cn", "suido test root")
     out = {"ca": os.path.join(ca, "ca.crt"), "crl": os.path.join(pki, "crl.pem"), "gw": {},
-           "gw_tls": {}}
+           "gw_tls": {}, "app": {}}
 
-    def tls(name, profile, use, cn, *more):
+    def tls(name, profile, use, cn, *more, revoke=False):
         prefix = os.path.join(pki, name)
-        suido("issue", "--dir", ca, "--profile", profile, "--use", use, "--cn", cn, *more,
-              "--out", prefix)
+        text = suido("issue", "--dir", ca, "--profile", profile, "--use", use, "--cn", cn, *more,
+                     "--out", prefix)
+        if revoke:
+            serial = [l.split("=", 1)[1].strip() for l in text.splitlines() if l.startswith("serial")][0]
+            suido("revoke", "--dir", ca, "--serial", serial, "--reason", "keyCompromise")
         return prefix + ".key", prefix + ".crt"
 
     out["broker"] = tls("broker", "platform", "tls-server", "localhost", "--dns", "localhost")
+    out["api"] = tls("api-tls", "platform", "tls-server", "localhost", "--dns", "localhost")
     out["platform_tls"] = tls("platform-tls", "platform", "tls-client", "suido-platform")
     prefix = os.path.join(pki, "platform-dp")
     suido("issue", "--dir", ca, "--profile", "platform", "--use", "data-protection",
@@ -73,10 +81,12 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=()):
         text = suido("issue", "--dir", ca, "--profile", "gateway", "--use", "data-protection",
                      "--cn", gw, "--out", prefix)
         out["gw"][gw] = (prefix + ".key", prefix + ".crt")
-        out["gw_tls"][gw] = tls(gw + "-tls", "gateway", "tls-client", gw)
+        out["gw_tls"][gw] = tls(gw + "-tls", "gateway", "tls-client", gw, revoke=gw in revoked)
         if gw in revoked:
             serial = [l.split("=", 1)[1].strip() for l in text.splitlines() if l.startswith("serial")][0]
             suido("revoke", "--dir", ca, "--serial", serial, "--reason", "keyCompromise")
+    for app in applications:
+        out["app"][app] = tls(app, "application", "data-protection", app)
     suido("crl", "--dir", ca, "--out", out["crl"])
     return out
 
@@ -108,9 +118,23 @@ def unit_of(header):
     return ""
 
 
+# The billing layout's personal columns and how the demo mapping masks them.
+MASKED_BILLING = {"お客様番号": "s", "氏名": "r", "住所": "r"}
+
+
+class Masked(str):
+    """An expected value the gateway masks: the clear text (a str), and the
+    token mode ("s" deterministic, "r" randomized) it must arrive in."""
+
+    def __new__(cls, clear, mode):
+        o = str.__new__(cls, clear)
+        o.mode = mode
+        return o
+
+
 def expected_from_samples(samples=SAMPLES):
-    """{(facility, name): {"unit": u, "values": {iso_utc: float}}} for the
-    three sample layouts, read with Python's csv module."""
+    """{(facility, name): {"unit": u, "values": {iso_utc: float or Masked}}}
+    for the three sample layouts, read with Python's csv module."""
     out = {}
 
     def put(fac, name, unit, t, v):
@@ -141,14 +165,28 @@ def expected_from_samples(samples=SAMPLES):
                 t = dt.datetime.strptime(r[ix["検針日"]], "%Y/%m/%d").replace(tzinfo=JST)
                 for h in ("今回指針", "前回指針", "使用水量(m3)", "請求額(円)"):
                     put(r[ix["メーター番号"]], h, unit_of(h), t, float(r[ix[h]].replace(",", "")))
+                for h, mode in MASKED_BILLING.items():
+                    put(r[ix["メーター番号"]], h, "", t, Masked(r[ix[h]].strip(), mode))
         else:
             raise AssertionError("unknown sample layout: " + path)
     return out
 
 
+def tls_context(cafile):
+    """A client TLS context trusting only cafile, verifying the certificate
+    and the host name (Python's defaults: TLS 1.2 or later)."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 class Api:
-    def __init__(self, base, token):
+    """An AP interface client. An https:// base needs cafile (the root the
+    platform's certificate must chain to); http:// (stacks without TLS, the
+    benchmarks) takes none."""
+
+    def __init__(self, base, token, cafile=None):
         self.base, self.token = base.rstrip("/"), token
+        assert base.startswith("https://") == (cafile is not None), (base, cafile)
+        self.context = tls_context(cafile) if cafile else None
 
     def get(self, path, token=None, params=None):
         url = self.base + path
@@ -159,7 +197,7 @@ class Api:
         if tok:
             req.add_header("Authorization", "Bearer " + tok)
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self.context) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             body = e.read()
@@ -194,9 +232,26 @@ class Api:
         return out
 
 
-def compare(expected, served):
-    """Returns a list of differences (empty when served == expected)."""
+def unmask(tokens, key):
+    """{token: clear} by `suido unmask` (one run for all of them)."""
+    tokens = sorted(set(tokens))
+    if not tokens:
+        return {}
+    r = subprocess.run([SUIDO, "unmask", "--key", key], input="\n".join(tokens) + "\n",
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return dict(zip(tokens, r.stdout.split("\n")))
+
+
+def compare(expected, served, mask_key=None):
+    """Returns a list of differences (empty when served == expected). A
+    Masked expectation must be served as a token of its mode that is not the
+    clear text; with mask_key it must also unmask to the clear text."""
     diffs = []
+    tokens = [s_v for key, e in expected.items() for t, v in e["values"].items()
+              if isinstance(v, Masked) and key in served
+              for s_v in [served[key]["values"].get(t)] if isinstance(s_v, str)]
+    opened = unmask(tokens, mask_key) if mask_key else {}
     for key, e in expected.items():
         s = served.get(key)
         if s is None:
@@ -207,6 +262,14 @@ def compare(expected, served):
         for t, v in e["values"].items():
             if t not in s["values"]:
                 diffs.append("missing %s %s" % (key, t))
+            elif isinstance(v, Masked):
+                got = s["values"][t]
+                if not isinstance(got, str) or not got.startswith("~m1.%s." % v.mode) \
+                        or v in got:
+                    diffs.append("value %s %s: %r is not a %s-mode token" % (key, t, got, v.mode))
+                elif mask_key and opened.get(got) != str(v):
+                    diffs.append("value %s %s: unmasks to %r, not %r"
+                                 % (key, t, opened.get(got), str(v)))
             elif s["values"][t] != v:
                 diffs.append("value %s %s: %r != %r" % (key, t, s["values"][t], v))
         for t in s["values"]:
@@ -223,10 +286,12 @@ class Stack:
     process startable and killable on its own (for the crash tests)."""
 
     def __init__(self, utility="demo", gateway="demo-gw1", extra_gateway_conf="", keep=False,
-                 other_gateways=(), revoked_gateways=()):
+                 other_gateways=(), revoked_gateways=(), applications=None,
+                 extra_platform_conf="", gateway_format="json"):
         """other_gateways and revoked_gateways are registered on the platform
         too (format json, certificates from the same CA; the revoked ones are
-        in the CRL the platform reads) but not started."""
+        in the CRL the platform reads) but not started. gateway_format is the
+        [security] format of the started gateway, on both sides (json or xml)."""
         self.dir = tempfile.mkdtemp(prefix="suido-it-")
         self.utility, self.gateway, self.keep = utility, gateway, keep
         self.mqtt_port, self.http_port = free_port(), free_port()
@@ -236,7 +301,18 @@ class Stack:
         self.receipts = os.path.join(self.dir, "gateway", "receipts")
         for d in ("mosquitto", "platform", "gateway/spool", "log"):
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
-        self.pki = make_pki(self.dir, [gateway] + list(other_gateways), revoked_gateways)
+        # applications: {id: utility}; each gets a bearer token (app_tokens)
+        # and a data-protection certificate (pki["app"]); utilities other than
+        # the stack's own are registered too
+        applications = dict(applications or {})
+        self.pki = make_pki(self.dir, [gateway] + list(other_gateways), revoked_gateways,
+                            list(applications))
+        self.app_tokens = {a: secrets.token_hex(32) for a in applications}
+        # the utility's mask key: the demo mapping masks the billing file's
+        # customer number, name and address with it
+        self.mask_key = os.path.join(self.dir, "gateway", "mask.key")
+        subprocess.run([SUIDO, "mask-key", "new", "--out", self.mask_key], check=True,
+                       stdout=subprocess.DEVNULL)
         broker_key, broker_crt = self.pki["broker"]
         # Gateways may only use their own topics (their certificate CN is their
         # broker user name); the platform reads every data topic and answers on
@@ -244,12 +320,14 @@ class Stack:
         # that got past the broker's ACLs: the platform must still refuse it.
         self._write("acl", """user suido-platform
 topic read suido/v1/+/+/data
+topic read suido/v1/+/+/file
 topic write suido/v1/+/+/ack
 
 user it-attacker
 topic readwrite suido/v1/#
 
 pattern write suido/v1/+/%u/data
+pattern write suido/v1/+/%u/file
 pattern write suido/v1/+/%u/status
 pattern read suido/v1/+/%u/ack
 """)
@@ -262,6 +340,7 @@ certfile {broker_crt}
 keyfile {broker_key}
 require_certificate true
 use_identity_as_username true
+crlfile {self.pki["crl"]}
 tls_version tlsv1.2
 allow_anonymous false
 acl_file {self.dir}/acl
@@ -275,6 +354,13 @@ set_tcp_nodelay true
 utility = {utility}
 certificate = {self.pki["gw"][g][1]}
 """ for g in list(other_gateways) + list(revoked_gateways))
+        for u in sorted(set(applications.values()) - {utility}):
+            more += "[utility %s]\n" % u
+        for a, u in applications.items():
+            more += "[application %s]\nutility = %s\napi_token_sha256 = %s\ncertificate = %s\n" % (
+                a, u, hashlib.sha256(self.app_tokens[a].encode()).hexdigest(),
+                self.pki["app"][a][1])
+        more += extra_platform_conf
         sha = hashlib.sha256(self.token.encode()).hexdigest()
         self._write("platform.conf", f"""[platform]
 database = {self.dir}/platform/platform.db
@@ -282,6 +368,8 @@ timezone = Asia/Tokyo
 [http]
 listen = 127.0.0.1
 port = {self.http_port}
+certfile = {self.pki["api"][1]}
+keyfile = {self.pki["api"][0]}
 [mqtt]
 port = {self.mqtt_port}
 cafile = {self.pki["ca"]}
@@ -295,7 +383,7 @@ crl = {self.pki["crl"]}
 api_token_sha256 = {sha}
 [gateway {gateway}]
 utility = {utility}
-format = json
+format = {gateway_format}
 certificate = {self.pki["gw"][gateway][1]}
 {more}""")
         self._write("gateway.conf", f"""[gateway]
@@ -306,17 +394,26 @@ spool_dir = {self.spool}
 mapping = {SOURCE}/etc/mapping-demo.conf
 {extra_gateway_conf}
 [security]
-format = json
+format = {gateway_format}
 key = {self.pki["gw"][gateway][0]}
 platform_certificate = {self.pki["platform_cert"]}
 ca = {self.pki["ca"]}
+mask_key = {self.mask_key}
 [mqtt]
 port = {self.mqtt_port}
 cafile = {self.pki["ca"]}
 certfile = {self.pki["gw_tls"][gateway][1]}
 keyfile = {self.pki["gw_tls"][gateway][0]}
 """)
-        self.api = Api("http://127.0.0.1:%d/ap/v1" % self.http_port, self.token)
+        # The AP interface speaks HTTPS only, with a certificate of the CA.
+        self.base_url = "https://127.0.0.1:%d" % self.http_port
+        self.api = Api(self.base_url + "/ap/v1", self.token, cafile=self.pki["ca"])
+
+    def urlopen(self, path, timeout=10):
+        """GET base_url + path (/healthz, /metrics) over HTTPS, trusting the
+        stack's CA; a context manager like urllib.request.urlopen."""
+        return urllib.request.urlopen(self.base_url + path, timeout=timeout,
+                                      context=self.api.context)
 
     def client_cert(self, cn):
         """A TLS client certificate of the stack's CA for another MQTT client
@@ -368,7 +465,7 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         end = time.time() + timeout
         while time.time() < end:
             try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.http_port, timeout=2):
+                with self.urlopen("/healthz", timeout=2):
                     return
             except OSError:
                 time.sleep(0.1)

@@ -31,7 +31,7 @@ HEADER = "日時,配水池水位(m),流入流量(m3/h),流出流量(m3/h),残留
 
 
 def metrics(st):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % st.http_port) as r:
+    with st.urlopen("/metrics") as r:
         text = r.read().decode()
     return {l.split()[0]: float(l.split()[1]) for l in text.splitlines() if l and not l.startswith("#")}
 
@@ -117,6 +117,9 @@ def main():
         assert not connects(st, "it-nocert", None), "a client without a certificate connected"
         assert not plaintext_connects(st), "a plaintext client connected"
         assert connects(st, "it-probe", attacker_cert), "a client with a certificate could not connect:\n" + st.log("mosquitto")
+        # the broker reads the CA's CRL: a revoked TLS client certificate is refused
+        assert not connects(st, "demo-gw3", st.pki["gw_tls"]["demo-gw3"]), \
+            "a client with a revoked certificate connected"
 
         # hostile MQTT traffic, from an independent client holding a TLS client
         # certificate of the CA and allowed every topic by the broker's ACL

@@ -25,6 +25,7 @@ cp "$SRC/etc/platform.conf" "$SRC/etc/gateway.conf" "$SRC/etc/mapping-demo.conf"
 "$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile platform --use tls-client --cn suido-platform --out "$t/ex/var/pki/platform-tls" >/dev/null
 "$BIN/suido" ca issue --dir "$t/ex/var/ca" --profile gateway --use tls-client --cn demo-gw1 --out "$t/ex/var/pki/demo-gw1-tls" >/dev/null
 "$BIN/suido" ca crl --dir "$t/ex/var/ca" --out "$t/ex/var/pki/crl.pem" >/dev/null
+"$BIN/suido" mask-key new --out "$t/ex/var/pki/demo-mask.key" >/dev/null
 check platform-example 0 "OK (1 utilities, 1 gateways)" "$BIN/suido-platform" -c "$t/ex/etc/platform.conf" --check-config
 check gateway-example 0 "OK (3 layouts)" "$BIN/suido-gateway" -c "$t/ex/etc/gateway.conf" --check-config
 # the keys are checked too: a missing file, a TLS-only certificate where a
@@ -34,11 +35,16 @@ check platform-nokey 78 "[security] key" "$BIN/suido-platform" -c "$t/ex/etc/p4.
 sed 's|^certificate = .*|# none|' "$t/ex/etc/platform.conf" > "$t/ex/etc/p5.conf"
 check platform-nocert 78 "[gateway demo-gw1]: certificate: required key missing" "$BIN/suido-platform" -c "$t/ex/etc/p5.conf" --check-config
 sed 's|^format = json|format = sealed|' "$t/ex/etc/platform.conf" > "$t/ex/etc/p6.conf"
-check platform-format 78 "format: expected json or plain" "$BIN/suido-platform" -c "$t/ex/etc/p6.conf" --check-config
+check platform-format 78 "format: expected json, xml or plain" "$BIN/suido-platform" -c "$t/ex/etc/p6.conf" --check-config
 sed 's|^platform_certificate = .*|platform_certificate = ../var/pki/tls.crt|' "$t/ex/etc/gateway.conf" > "$t/ex/etc/g3.conf"
 check gateway-wrong-use 78 "not a data-protection certificate" "$BIN/suido-gateway" -c "$t/ex/etc/g3.conf" --check-config
 sed 's|^key = .*|key = ../var/pki/nope.key|' "$t/ex/etc/gateway.conf" > "$t/ex/etc/g4.conf"
 check gateway-nokey 78 "[security] key" "$BIN/suido-gateway" -c "$t/ex/etc/g4.conf" --check-config
+# the demo mapping masks columns: no mask key, no start; a damaged key neither
+sed 's|^mask_key = .*|# none|' "$t/ex/etc/gateway.conf" > "$t/ex/etc/g5.conf"
+check gateway-nomaskkey 78 "masks columns, but [security] mask_key is not set" "$BIN/suido-gateway" -c "$t/ex/etc/g5.conf" --check-config
+sed 's|^mask_key = .*|mask_key = ../var/pki/crl.pem|' "$t/ex/etc/gateway.conf" > "$t/ex/etc/g6.conf"
+check gateway-badmaskkey 78 "[security] mask_key: " "$BIN/suido-gateway" -c "$t/ex/etc/g6.conf" --check-config
 # [mqtt] TLS: the commented keys of the examples validate once uncommented;
 # all three or none; each file is loaded and checked at start
 sed -E 's/^#(cafile|certfile|keyfile) = /\1 = /' "$t/ex/etc/platform.conf" > "$t/ex/etc/pt1.conf"

@@ -1,6 +1,11 @@
 """Acceptance: `make run` (scripts/run.sh) serves every value of the three
 sample files through the AP interface within 60 s of start, exact, at the
-right UTC instant; and Ctrl-C stops everything it started."""
+right UTC instant, over HTTPS verified against the CA make run made (named in
+endpoints.env); the billing file's customer number, name and address arrive
+as tokens of the right masking mode that the demo utility's key (named in
+endpoints.env) opens to the file's values, while no byte of the platform's
+database, the gateway's queue, the broker's store or any log holds one of
+them in clear; and Ctrl-C stops everything it started."""
 
 import os
 import signal
@@ -19,7 +24,10 @@ def main():
                SUIDO_MQTT_PORT=str(h.free_port()), SUIDO_HTTP_PORT=str(h.free_port()))
     expected = h.expected_from_samples()
     n_points = sum(len(e["values"]) for e in expected.values())
-    assert n_points == 48 * 5 + 48 + 10 * 4, n_points
+    assert n_points == 48 * 5 + 48 + 10 * 4 + 10 * 3, n_points
+    personal = sorted({str(v) for e in expected.values() for v in e["values"].values()
+                       if isinstance(v, h.Masked)})
+    assert "山田 太郎" in personal and "100200300" in personal, personal
     # spot check the independent reading itself: local midnight JST is 15:00Z
     assert expected[("配水池", "配水池水位(m)")]["values"]["2026-11-19T15:00:00Z"] == 4.5
 
@@ -31,14 +39,18 @@ def main():
         assert h.wait_until(lambda: os.path.exists(envfile), 30), run.stdout.read1().decode()
         time.sleep(0.2)
         endpoints = dict(l.strip().split("=", 1) for l in open(envfile) if "=" in l)
-        for k in ("SUIDO_API_URL", "SUIDO_API_TOKEN", "SUIDO_UTILITY", "SUIDO_SPOOL_DIR"):
+        for k in ("SUIDO_API_URL", "SUIDO_API_CA", "SUIDO_API_TOKEN", "SUIDO_UTILITY",
+                  "SUIDO_SPOOL_DIR", "SUIDO_MASK_KEY"):
             assert endpoints.get(k), k
-        api = h.Api(endpoints["SUIDO_API_URL"], endpoints["SUIDO_API_TOKEN"])
+        # the AP interface is HTTPS, its certificate from make run's own CA
+        assert endpoints["SUIDO_API_URL"].startswith("https://127.0.0.1:"), endpoints
+        api = h.Api(endpoints["SUIDO_API_URL"], endpoints["SUIDO_API_TOKEN"],
+                    cafile=endpoints["SUIDO_API_CA"])
         util = endpoints["SUIDO_UTILITY"]
 
         diffs = ["not polled yet"]
         while time.time() - t0 < 60:
-            diffs = h.compare(expected, api.snapshot(util))
+            diffs = h.compare(expected, api.snapshot(util), endpoints["SUIDO_MASK_KEY"])
             if not diffs:
                 break
             time.sleep(0.5)
@@ -52,6 +64,23 @@ def main():
         os.killpg(run.pid, signal.SIGINT)
         out = run.communicate(timeout=30)[0].decode(errors="replace")
     assert "run: stopped" in out, out[-2000:]
+    # the clear personal values exist only in the utility's own file (the
+    # spool and done/ of the gateway): nowhere else under var/, in UTF-8 or CP932
+    needles = [(p, enc, p.encode(enc)) for p in personal for enc in ("utf-8", "cp932")]
+    scanned = 0
+    for root, _, files in os.walk(var):
+        rel = os.path.relpath(root, var)
+        if rel.startswith(os.path.join("gateway", "done")) or \
+                rel.startswith(os.path.join("gateway", "spool")):
+            continue
+        for name in files:
+            data = open(os.path.join(root, name), "rb").read()
+            scanned += len(data)
+            for p, enc, b in needles:
+                assert b not in data, "%r (%s) in clear in %s" % (p, enc, os.path.join(rel, name))
+    assert scanned > 100000, scanned
+    print("%d personal values: none in clear in %d bytes of databases, queue, broker store "
+          "and logs" % (len(personal), scanned))
     reports = h.sanitizer_reports(os.path.join(var, "log"))
     assert not reports, "sanitizer reports:\n" + "\n".join(reports)
     # nothing it started is left running

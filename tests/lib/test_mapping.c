@@ -32,6 +32,8 @@ struct point {
 	char facility[32];
 	char t[32];
 	double v;
+	enum mapping_kind kind;
+	char text[256];
 };
 
 struct run {
@@ -44,7 +46,8 @@ struct run {
 	int stop_after; /* sink returns 7 after this many points; 0 = never */
 };
 
-static int sink(void *ctx, const struct mapping_item *item, int64_t t_ms, double v)
+static int sink(void *ctx, const struct mapping_item *item, int64_t t_ms,
+		const struct mapping_value *val)
 {
 	struct run *r = ctx;
 	struct point *p;
@@ -58,7 +61,9 @@ static int sink(void *ctx, const struct mapping_item *item, int64_t t_ms, double
 	snprintf(p->unit, sizeof(p->unit), "%s", item->unit);
 	snprintf(p->facility, sizeof(p->facility), "%s", item->facility);
 	timeutil_format_utc(t_ms, p->t);
-	p->v = v;
+	p->v = val->v;
+	p->kind = val->kind;
+	snprintf(p->text, sizeof(p->text), "%.*s", (int)val->len, val->text ? val->text : "");
 	return 0;
 }
 
@@ -262,8 +267,8 @@ static void test_sample_billing(void **state)
 	map_sample(m, "ryokin_kenshin_202611_cp932.csv", &R);
 	assert_string_equal(R.layout, "ryokin_kenshin");
 	assert_int_equal(R.rows_bad, 0);
-	assert_int_equal(R.n, 10 * 4);
-	assert_int_equal(distinct_ids(&R), 40); /* 10 meters x 4 values */
+	assert_int_equal(R.n, 10 * 7);
+	assert_int_equal(distinct_ids(&R), 70); /* 10 meters x (4 values + 3 masked) */
 	p = find(&R, "請求額(円)", "2026-11-09T15:00:00Z");
 	assert_true(p->v == 6320);
 	assert_string_equal(p->unit, "円");
@@ -278,17 +283,87 @@ static void test_sample_billing(void **state)
 	p = find(&R, "請求額(円)", "2026-11-12T15:00:00Z");
 	assert_true(p->v == 11720);
 	assert_string_equal(p->facility, "M-20021");
-	/* personal data never leaves: no such item, no customer number value */
+	/* personal data is handed over only as "mask this", with its mode; the
+	 * mapping itself never sends it anywhere (the intake masks it) */
+	p = find(&R, "お客様番号", "2026-11-09T15:00:00Z");
+	assert_int_equal(p->kind, MAPPING_MASK_DETERMINISTIC);
+	assert_string_equal(p->text, "100200300");
+	assert_string_equal(p->facility, "M-20000");
+	p = find(&R, "氏名", "2026-11-09T15:00:00Z");
+	assert_int_equal(p->kind, MAPPING_MASK_RANDOMIZED);
+	assert_string_equal(p->text, "山田 太郎");
+	p = find(&R, "住所", "2026-11-09T15:00:00Z");
+	assert_int_equal(p->kind, MAPPING_MASK_RANDOMIZED);
 	for (size_t i = 0; i < R.n; i++) {
-		assert_null(strstr(R.pts[i].name, "お客様番号"));
-		assert_null(strstr(R.pts[i].name, "氏名"));
-		assert_null(strstr(R.pts[i].name, "住所"));
-		assert_true(R.pts[i].v < 100000);
+		int personal = strcmp(R.pts[i].name, "お客様番号") == 0 ||
+			       strcmp(R.pts[i].name, "氏名") == 0 ||
+			       strcmp(R.pts[i].name, "住所") == 0;
+		assert_int_equal(personal, R.pts[i].kind != MAPPING_NUMBER);
 	}
 	mapping_free(m);
 }
 
 #define MAP(m, s, err) map_text((m), (s), strlen(s), &R, (err), sizeof(err))
+
+/* text and mask columns: trimmed, empty = no point, too long = row refused,
+ * "*" does not take them as numbers, listed ones must be in the header. */
+static void test_text_columns(void **state)
+{
+	char err[256];
+	int rc;
+	struct mapping *m;
+	char row[2100];
+
+	(void)state;
+	m = load_text("[layout st]\nkind = wide\nrequire = t,状態\ntime = t\n"
+		      "time_format = iso8601\nvalues = *\ntext = 状態\nmask = 担当\n",
+		      err, sizeof(err), &rc);
+	assert_non_null(m);
+	assert_true(mapping_masks(m));
+	MAP(m,
+	    "t,状態,担当,流量\n"
+	    "2026-11-20T00:00:00Z, 運転 ,　佐藤,1.5\n"
+	    "2026-11-20T01:00:00Z,,,2\n",
+	    err);
+	assert_int_equal(R.rows_bad, 0);
+	assert_int_equal(R.n, 4);
+	assert_int_equal(R.pts[0].kind, MAPPING_TEXT);
+	assert_string_equal(R.pts[0].text, "運転");
+	assert_string_equal(R.pts[0].unit, "");
+	assert_int_equal(R.pts[1].kind, MAPPING_MASK_RANDOMIZED);
+	assert_string_equal(R.pts[1].text, "佐藤");
+	assert_int_equal(R.pts[2].kind, MAPPING_NUMBER);
+	assert_true(R.pts[2].v == 1.5);
+	assert_true(R.pts[3].v == 2);
+	/* a text cell over MAPPING_TEXT_MAX bytes refuses the row, quoting no value */
+	snprintf(row, sizeof(row), "t,状態,担当,流量\n2026-11-20T00:00:00Z,x,%01100d,1\n", 0);
+	memset(strstr(row, ",0") + 1, 'y', 1100);
+	MAP(m, row, err);
+	assert_int_equal(R.rows_bad, 1);
+	assert_string_equal(R.first_err, "column \"担当\": longer than 1024 bytes");
+	/* characters no data profile format can carry refuse the row, not the queue */
+	MAP(m, "t,状態,担当,流量\n2026-11-20T00:00:00Z,a\x01b,x,1\n"
+	       "2026-11-20T01:00:00Z,\xef\xbf\xbf,x,1\n2026-11-20T02:00:00Z,ok,x,1\n", err);
+	assert_int_equal(R.rows_bad, 2);
+	assert_int_equal(R.rows_ok, 1);
+	assert_string_equal(R.first_err, "column \"状態\": holds a control character");
+	assert_int_equal(MAP(m, "t,状態,担当,流\x02量\n2026-11-20T00:00:00Z,x,x,1\n", err),
+			 SUIDO_ERR_INVALID);
+	assert_string_equal(err, "header cell 4 holds a control character");
+	/* a listed text column missing from the header */
+	MAP(m, "t,状態,流量\n2026-11-20T00:00:00Z,x,1\n", err);
+	assert_non_null(strstr(err, "column \"担当\" missing from the header"));
+	mapping_free(m);
+	m = load_demo();
+	assert_true(mapping_masks(m));
+	mapping_free(m);
+	m = load_text("[layout st]\nkind = wide\nrequire = t\ntime = t\n"
+		      "time_format = iso8601\nvalues = *\ntext = s\n",
+		      err, sizeof(err), &rc);
+	assert_non_null(m);
+	assert_false(mapping_masks(m));
+	mapping_free(m);
+}
 
 static void test_row_rejections(void **state)
 {
@@ -350,8 +425,8 @@ static void test_row_rejections(void **state)
 	assert_int_equal(R.rows_bad, 3);
 	assert_string_equal(R.first_err, "impossible date \"2026/02/30\"");
 	assert_int_equal(R.rows_ok, 1);
-	assert_int_equal(R.n, 4);
-	assert_true(R.pts[3].v == 1000);
+	assert_int_equal(R.n, 7);
+	assert_true(R.pts[6].v == 1000);
 
 	MAP(m,
 	    "お客様番号,氏名,住所,メーター番号,検針日,今回指針,前回指針,使用水量(m3),請求額(円)\n"
@@ -496,6 +571,18 @@ static void test_config_errors(void **state)
 		 "values = p,q\nignore = q\n",
 		 "demo.conf:6: [layout a] values: column \"q\" is also in ignore"},
 		{"[layout a]\nkind = wide\nrequire = x\ntime = t\ntime_format = iso8601\n"
+		 "values = p\nmask = p\n",
+		 "demo.conf:7: [layout a] mask: column \"p\": also in values"},
+		{"[layout a]\nkind = wide\nrequire = x\ntime = t\ntime_format = iso8601\n"
+		 "values = *\ntext = s\nmask_deterministic = s\n",
+		 "demo.conf:7: [layout a] text: column \"s\": also in mask_deterministic"},
+		{"[layout a]\nkind = wide\nrequire = x\ntime = t\ntime_format = iso8601\n"
+		 "values = *\nmask = t\n",
+		 "demo.conf:7: [layout a] mask: column \"t\" is also the time column"},
+		{"[layout a]\nkind = long\nrequire = x\ntime = t\ntime_format = iso8601\n"
+		 "item = i\nvalue = v\nmask = n\n",
+		 "demo.conf:8: [layout a] mask: not allowed in a long layout"},
+		{"[layout a]\nkind = wide\nrequire = x\ntime = t\ntime_format = iso8601\n"
 		 "values = t\n",
 		 "demo.conf:6: [layout a] values: column \"t\" is also the time column"},
 		{"[layout a]\nkind = wide\nrequire = x\ntime = t\ntime_format = iso8601\n"
@@ -535,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_sample_billing),
 		cmocka_unit_test(test_row_rejections),
 		cmocka_unit_test(test_sink_stop),
+		cmocka_unit_test(test_text_columns),
 		cmocka_unit_test(test_recognition),
 		cmocka_unit_test(test_config_errors),
 	};

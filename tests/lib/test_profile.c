@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -85,8 +86,19 @@ static void test_decode_errors(void **state)
 			    "\"2026-11-19T15:00:00\",1]]}",
 		       "points[0][1]: not an ISO 8601 instant with offset");
 	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0,"
-			    "\"2026-11-19T15:00:00Z\",\"1\"]]}",
-		       "points[0][2]: not a finite number");
+			    "\"2026-11-19T15:00:00Z\",true]]}",
+		       "points[0][2]: not a finite number or a string");
+	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"}],\"points\":[[0,"
+			    "\"2026-11-19T15:00:00Z\",\"\\u0000\"]]}",
+		       "\\u0000 is not allowed");
+	{
+		static char big[3000];
+		int n = snprintf(big, sizeof big, "%s", HEAD "\"items\":[{\"id\":\"a\",\"name\":"
+					"\"n\"}],\"points\":[[0,\"2026-11-19T15:00:00Z\",\"");
+		memset(big + n, 'x', PROFILE_VALUE_TEXT_MAX + 1);
+		strcpy(big + n + PROFILE_VALUE_TEXT_MAX + 1, "\"]]}");
+		expect_invalid(big, "points[0][2]: text longer than 2048 bytes");
+	}
 	expect_invalid(HEAD "\"items\":[{\"id\":\"a/b\",\"name\":\"n\"}],\"points\":[]}",
 		       "items[0].id: not a valid item id");
 	expect_invalid(HEAD "\"items\":[{\"id\":\"a\",\"name\":\"n\"},{\"id\":\"a\",\"name\":\"m\"}],"
@@ -99,6 +111,41 @@ static void test_decode_errors(void **state)
 }
 
 /* Rules of the streaming decoder that the fuzz oracle also holds it to. */
+/* Text values: decoded as owned strings, encoded back as JSON strings,
+ * mixed freely with numbers. */
+static void test_text_values(void **state)
+{
+	static const char json[] = HEAD "\"items\":[{\"id\":\"a\",\"name\":\"氏名\"},"
+				   "{\"id\":\"b\",\"name\":\"n\"}],\"points\":[[0,"
+				   "\"2026-11-19T15:00:00Z\",\"~m1.r.0a1b2c3d.QUJD\"],[1,"
+				   "\"2026-11-19T15:00:00Z\",12],[0,\"2026-11-19T16:00:00Z\","
+				   "\"運転 \\\"A\\\"\"],[0,\"2026-11-19T17:00:00Z\",\"12\"]]}";
+	struct profile_msg *m = NULL, *m2 = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	char err[256];
+
+	(void)state;
+	if (profile_decode(json, strlen(json), NULL, &m, err, sizeof err) != SUIDO_OK)
+		fail_msg("%s", err);
+	assert_int_equal(m->n_points, 4);
+	assert_string_equal(m->points[0].text, "~m1.r.0a1b2c3d.QUJD");
+	assert_null(m->points[1].text);
+	assert_true(m->points[1].v == 12);
+	assert_string_equal(m->points[2].text, "運転 \"A\"");
+	assert_string_equal(m->points[3].text, "12"); /* a string stays a string */
+	assert_int_equal(profile_encode(m, &sb), 0);
+	assert_int_equal(profile_decode(sb.data, sb.len, NULL, &m2, err, sizeof err), SUIDO_OK);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(!m->points[i].text, !m2->points[i].text);
+		if (m->points[i].text)
+			assert_string_equal(m->points[i].text, m2->points[i].text);
+	}
+	assert_non_null(strstr(sb.data, ",\"12\"]"));
+	profile_msg_free(m);
+	profile_msg_free(m2);
+	strbuf_free(&sb);
+}
+
 static void test_decoder_rules(void **state)
 {
 	struct profile_msg *m = NULL;
@@ -196,6 +243,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_valid), cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_text_values),
 		cmocka_unit_test(test_decode_errors), cmocka_unit_test(test_decoder_rules),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_ack), cmocka_unit_test(test_msg_id),

@@ -134,6 +134,19 @@ static int collect_point(void *ctx, const struct store_point *p)
 	return c->stop_after && c->n >= c->stop_after;
 }
 
+/* store_latest into a copy (the text, if any, is dropped: see test_text). */
+static int copy_point(void *ctx, const struct store_point *p)
+{
+	*(struct store_point *)ctx = *p;
+	((struct store_point *)ctx)->text = NULL;
+	return 0;
+}
+
+static int latest(struct store *s, const char *utility, const char *item, struct store_point *p)
+{
+	return store_latest(s, utility, item, copy_point, p);
+}
+
 struct names {
 	char id[8][32];
 	char name[8][32];
@@ -158,7 +171,7 @@ static void test_schema(void **state)
 	char err[256] = "";
 
 	assert_string_equal(store_backend(f->s), "sqlite");
-	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_journal_mode"
 					  " WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"
@@ -178,7 +191,7 @@ static void test_schema(void **state)
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_ERR_DB);
 	assert_null(s2);
 	assert_non_null(strstr(err, "newer"));
-	raw_exec(f->path, "UPDATE schema_version SET version = 2");
+	raw_exec(f->path, "UPDATE schema_version SET version = 4");
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_OK);
 	store_close(s2);
 }
@@ -349,7 +362,7 @@ static void test_latest(void **state)
 	struct fixture *f = *state;
 	const char *ids[] = {"flow", "empty"};
 	int64_t keys[2];
-	struct store_point p = {0, 0};
+	struct store_point p = {0, 0, NULL};
 
 	seed(f->s, "u1", ids, 2, keys);
 	assert_int_equal(store_begin(f->s), SUIDO_OK);
@@ -358,11 +371,147 @@ static void test_latest(void **state)
 	assert_int_equal(store_put_point(f->s, keys[0], 8000, 8.25), SUIDO_OK);
 	assert_int_equal(store_commit(f->s), SUIDO_OK);
 
-	assert_int_equal(store_latest(f->s, "u1", "flow", &p), SUIDO_OK);
+	assert_int_equal(latest(f->s, "u1", "flow", &p), SUIDO_OK);
 	assert_int_equal(p.t_ms, 9000);
 	assert_true(p.v == 9.25);
-	assert_int_equal(store_latest(f->s, "u1", "empty", &p), SUIDO_ERR_NOTFOUND);
-	assert_int_equal(store_latest(f->s, "u1", "nope", &p), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(latest(f->s, "u1", "empty", &p), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(latest(f->s, "u1", "nope", &p), SUIDO_ERR_NOTFOUND);
+}
+
+/* Text points: stored as given (no numeric affinity), returned as text,
+ * replacing and replaced by numbers at the same instant. */
+struct texts {
+	char t[4][64];
+	double v[4];
+	size_t n;
+};
+
+static int collect_text(void *ctx, const struct store_point *p)
+{
+	struct texts *c = ctx;
+
+	assert_true(c->n < 4);
+	snprintf(c->t[c->n], sizeof c->t[0], "%s", p->text ? p->text : "(number)");
+	c->v[c->n++] = p->v;
+	return 0;
+}
+
+static void test_text(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"name"};
+	int64_t key;
+	struct texts c = {0};
+
+	seed(f->s, "u1", ids, 1, &key);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_text(f->s, key, 1000, "~m1.r.k1.AAAA"), SUIDO_OK);
+	assert_int_equal(store_put_text(f->s, key, 2000, "12"), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 3000, 5.5), SUIDO_OK);
+	assert_int_equal(store_put_text(f->s, key, 3000, "運転"), SUIDO_OK); /* replaces */
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	assert_int_equal(store_values(f->s, "u1", "name", 0, 10000, 0, collect_text, &c), SUIDO_OK);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.t[0], "~m1.r.k1.AAAA");
+	assert_string_equal(c.t[1], "12");
+	assert_string_equal(c.t[2], "運転");
+	c.n = 0;
+	assert_int_equal(store_latest(f->s, "u1", "name", collect_text, &c), SUIDO_OK);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.t[0], "運転");
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_point(f->s, key, 3000, 6.5), SUIDO_OK); /* and back */
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	c.n = 0;
+	assert_int_equal(store_latest(f->s, "u1", "name", collect_text, &c), SUIDO_OK);
+	assert_string_equal(c.t[0], "(number)");
+	assert_true(c.v[0] == 6.5);
+}
+
+/* The file store: put, list newest first, get content and original, a
+ * second put of the same id refused, another utility sees nothing. */
+struct files_seen {
+	char ids[4][40];
+	char name[64];
+	size_t n, content_len, original_len;
+	char content[32], original[32];
+	int64_t size;
+};
+
+static int file_meta(void *ctx, const struct store_file *f)
+{
+	struct files_seen *c = ctx;
+
+	assert_true(c->n < 4);
+	snprintf(c->ids[c->n++], sizeof c->ids[0], "%s", f->id);
+	snprintf(c->name, sizeof c->name, "%s", f->name);
+	c->size = f->size;
+	return 0;
+}
+
+static void file_content(void *ctx, const void *data, size_t len)
+{
+	struct files_seen *c = ctx;
+
+	c->content_len = len;
+	memcpy(c->content, data, len < sizeof c->content ? len : sizeof c->content);
+}
+
+static void file_original(void *ctx, const void *data, size_t len)
+{
+	struct files_seen *c = ctx;
+
+	c->original_len = len;
+	memcpy(c->original, data, len < sizeof c->original ? len : sizeof c->original);
+}
+
+static void test_files(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"x"};
+	int64_t key;
+	struct files_seen c = {0};
+	struct store_file a = {"0123456789abcdef0123456789abcdef", "日報.pdf", 5,
+			       "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+			       "gateway:u1-gw1", 1000};
+	struct store_file b = a;
+
+	seed(f->s, "u1", ids, 1, &key);
+	seed(f->s, "u2", ids, 1, &key);
+	b.id = "fedcba9876543210fedcba9876543210";
+	b.name = "empty.txt";
+	b.size = 0;
+	b.received_ms = 2000;
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_file(f->s, "u1", &a, "hello", 5, "PK\3\4zip", 7), SUIDO_OK);
+	assert_int_equal(store_put_file(f->s, "u1", &b, NULL, 0, "PK", 2), SUIDO_OK);
+	assert_int_equal(store_put_file(f->s, "u1", &a, "other", 5, "PK", 2), SUIDO_ERR_EXISTS);
+	assert_int_equal(store_put_file(f->s, "nope", &a, "hello", 5, "PK", 2), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+
+	assert_int_equal(store_list_files(f->s, "u1", file_meta, &c), SUIDO_OK);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.ids[0], b.id); /* newest first */
+	assert_string_equal(c.ids[1], a.id);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_get_file(f->s, "u1", a.id, file_meta, file_content, file_original,
+					&c),
+			 SUIDO_OK);
+	assert_string_equal(c.name, "日報.pdf");
+	assert_int_equal(c.size, 5);
+	assert_int_equal(c.content_len, 5);
+	assert_memory_equal(c.content, "hello", 5); /* the first put stays */
+	assert_int_equal(c.original_len, 7);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_get_file(f->s, "u1", b.id, NULL, file_content, NULL, &c), SUIDO_OK);
+	assert_int_equal(c.content_len, 0);
+	/* isolation: the other utility lists and gets nothing */
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_list_files(f->s, "u2", file_meta, &c), SUIDO_OK);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(store_get_file(f->s, "u2", a.id, file_meta, NULL, NULL, &c),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(c.n, 0);
 }
 
 static void test_isolation(void **state)
@@ -392,7 +541,7 @@ static void test_isolation(void **state)
 	memset(&c, 0, sizeof c);
 	assert_int_equal(store_values(f->s, "A", "flow", 0, 10000, 0, collect_point, &c), SUIDO_OK);
 	assert_int_equal(c.n, 2);
-	assert_int_equal(store_latest(f->s, "B", "flow", &p), SUIDO_OK);
+	assert_int_equal(latest(f->s, "B", "flow", &p), SUIDO_OK);
 	assert_int_equal(p.t_ms, 2000);
 
 	/* A's other item does not exist for B through any path. */
@@ -400,7 +549,7 @@ static void test_isolation(void **state)
 			 SUIDO_ERR_NOTFOUND);
 	assert_int_equal(store_values(f->s, "B", "secret", 0, 10000, 0, collect_point, &c),
 			 SUIDO_ERR_NOTFOUND);
-	assert_int_equal(store_latest(f->s, "B", "secret", &p), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(latest(f->s, "B", "secret", &p), SUIDO_ERR_NOTFOUND);
 	assert_int_equal(store_list_items(f->s, "B", collect_item, &names), SUIDO_OK);
 	assert_int_equal(names.n, 1);
 	assert_string_equal(names.id[0], "flow");
@@ -461,7 +610,7 @@ static void test_integrity(void **state)
 
 	/* A point whose item is gone, written behind the store's back, must be
 	 * reported; so must an item of a missing utility. */
-	raw_exec(f->path, "INSERT INTO points VALUES(999, 1, 1.0)");
+	raw_exec(f->path, "INSERT INTO points VALUES(999, 1, 1.0, NULL)");
 	assert_int_equal(store_integrity_check(f->s, err, sizeof err), SUIDO_ERR_DB);
 	assert_non_null(strstr(err, "999"));
 	raw_exec(f->path, "DELETE FROM points WHERE item_key = 999");
@@ -498,7 +647,7 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(store_open_sqlite(f->path, &f->s, err, sizeof err), SUIDO_OK);
 	assert_int_equal(store_count_points(f->s, "A", &n), SUIDO_OK);
 	assert_int_equal(n, 2);
-	assert_int_equal(store_latest(f->s, "A", "flow", &p), SUIDO_OK);
+	assert_int_equal(latest(f->s, "A", "flow", &p), SUIDO_OK);
 	assert_int_equal(p.t_ms, 2000);
 	assert_int_equal(store_begin(f->s), SUIDO_OK);
 	assert_int_equal(store_put_message(f->s, "A", "A-gw1", "A-gw1:1:1", 9, 2, NULL, 0),
@@ -781,12 +930,15 @@ static void test_migrate_v1(void **state)
 	raw_exec(path, "PRAGMA journal_mode=WAL");
 	raw_exec(path, schema_v1);
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 4);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), 1);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('points')"
+				       " WHERE name = 's' AND type = 'TEXT'"), 1);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'files'"), 1);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('messages')"
 				       " WHERE name = 'original' AND type = 'BLOB'"), 1);
 	/* Everything of version 1 is still there; its messages have no original. */
-	assert_int_equal(store_latest(s, "A", "flow", &p), SUIDO_OK);
+	assert_int_equal(latest(s, "A", "flow", &p), SUIDO_OK);
 	assert_int_equal(p.t_ms, 1000);
 	assert_true(p.v == 4.5);
 	assert_int_equal(store_get_original(s, "A", "A-gw1:1:1", collect_original, &o),
@@ -807,7 +959,7 @@ static void test_migrate_v1(void **state)
 	s = NULL;
 	/* Reopening the migrated file migrates nothing more. */
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 4);
 	store_close(s);
 	/* A failed migration leaves version 1 as it was: a v1 file whose
 	 * messages already have the column cannot take it a second time. */
@@ -845,6 +997,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_item_upsert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_values_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_latest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),

@@ -337,9 +337,27 @@ static void test_config(void **state)
 	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
 	assert_non_null(strstr(err, "certificate: required key missing"));
 	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
-			       "[gateway gw1]\nutility = demo\nformat = xml\n");
+			       "[gateway gw1]\nutility = demo\nformat = sealed\n");
 	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
-	assert_non_null(strstr(err, "expected json or plain"));
+	assert_non_null(strstr(err, "expected json, xml or plain"));
+	/* an application names a defined utility; with a certificate it needs the keys */
+	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
+			       "[application a1]\nutility = nowhere\napi_token_sha256 = "
+			       "00000000000000000000000000000000000000000000000000000000000000ff\n");
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
+	assert_non_null(strstr(err, "[application a1] utility: no [utility nowhere] section"));
+	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
+			       "[application a1]\nutility = demo\napi_token_sha256 = 12\n");
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
+	assert_non_null(strstr(err, "api_token_sha256: expected 64 hexadecimal digits"));
+	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
+			       "[application a1]\nutility = demo\ncertificate = a1.crt\napi_token_sha256 = "
+			       "00000000000000000000000000000000000000000000000000000000000000ff\n");
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
+	assert_non_null(strstr(err, "key and ca are required when an application has a certificate"));
+	write_file("bad.conf", "[platform]\ndatabase = x.db\n[files]\nmax_bytes = 0\n");
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
+	assert_non_null(strstr(err, "[files] max_bytes"));
 	/* plain only: no keys needed, none loaded */
 	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
 			       "[gateway gw1]\nutility = demo\nformat = plain\n");
