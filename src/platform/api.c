@@ -57,6 +57,7 @@
 #define FILE_TYPE "application/octet-stream"
 #define SEAL_KID "platform"                /* kid of the platform's signature on answers */
 #define FILE_OVERHEAD ((size_t)1 << 20)    /* a sealed file's ZIP beyond its content */
+#define POSTS_MAX 4                        /* deposits being received at once (memory) */
 #define METRICS_TYPE "text/plain; version=0.0.4"
 #define REALM "Bearer realm=\"suido\""
 #define TLS_FILE_MAX (1u << 20)            /* a PEM certificate chain or key file */
@@ -72,6 +73,7 @@ struct api {
 	struct MHD_Daemon *daemon;
 	uint16_t port;
 	pthread_key_t key; /* this worker's struct store */
+	int posts;         /* deposits being received (atomic): each may hold a body */
 	int key_made;
 	pthread_mutex_t lock; /* guards stores[] */
 	int lock_made;
@@ -89,6 +91,7 @@ struct req {
 	int answered;
 	int too_long;
 	int is_post;
+	int counted;        /* holds one of api.posts */
 	size_t body_bytes;  /* of a body sent with a GET, skipped */
 	struct strbuf body; /* of a POST, kept (capped) */
 	char uri[];
@@ -1166,6 +1169,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			size_t cap = a->cfg->files_max_bytes + FILE_OVERHEAD;
 			rq->is_post = 1;
 			rq->body.limit = cap;
+			/* each deposit being received may hold up to cap bytes: only a
+			 * few at once, the others are told to come back */
+			if (__atomic_add_fetch(&a->posts, 1, __ATOMIC_SEQ_CST) > POSTS_MAX) {
+				__atomic_sub_fetch(&a->posts, 1, __ATOMIC_SEQ_CST);
+				rq->answered = 1;
+				reply_error(&r, 503, "busy", "Too many deposits at once; retry later.");
+				r.hname = "Retry-After";
+				r.hval = "5";
+				return send_reply(a, conn, &r);
+			}
+			rq->counted = 1;
 			if (cl && strtoull(cl, NULL, 10) > cap) {
 				char msg[160];
 				rq->answered = 1;
@@ -1249,9 +1263,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct api *a = cls;
 	struct req *rq = *con_cls;
 
 	if (rq) {
+		if (rq->counted)
+			__atomic_sub_fetch(&a->posts, 1, __ATOMIC_SEQ_CST);
 		if (rq->body.data)
 			OPENSSL_cleanse(rq->body.data, rq->body.len);
 		strbuf_free(&rq->body);
