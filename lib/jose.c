@@ -1,17 +1,24 @@
 /*
  * JWS (RS256) and JWE (RSA-OAEP + A128CBC-HS256) compact serializations for
- * the JSON data profile (jose.h), on cjose. cjose does all the cryptography;
- * this module is the gate in front of it. cjose accepts far more than the
- * profile allows (alg "none" at import, HMAC and PSS signatures, RSA1_5, AES
- * key wrap, GCM, "dir") and trusts the lengths of what it is given (an IV or
- * a tag of the wrong size is read past), so every token is split, its
- * base64url held to the canonical unpadded form, its protected header
- * parsed with duplicate members refused and held to the one algorithm pair we
+ * the JSON data profile (jose.h). Tokens are made by cjose and opened by this
+ * module on OpenSSL's EVP interface; nothing but the profile is accepted
+ * (no "none", HMAC or PSS signature, no RSA1_5, key wrap, GCM or "dir", no
+ * "zip", no "crit"). Every token is split, its base64url held to the
+ * canonical unpadded form and to the alphabet, its protected header parsed
+ * with duplicate members refused and held to the one algorithm pair we
  * speak, and every binary part's length checked against what the algorithm
- * and the key imply before cjose is handed the token (its decoder then
- * refuses any byte outside the base64url alphabet). Keys are converted
- * from EVP_PKEY to cjose JWKs once (struct jose_key), with the CRT parameters,
- * so that opening a message costs one RSA private operation and little else.
+ * and the key imply before any cryptography. Then it is opened in one pass:
+ * each part is decoded once, straight into the buffer it ends up in, and the
+ * cryptography is OpenSSL's (EVP_PKEY_decrypt for the RSA-OAEP unwrap,
+ * EVP_MAC HMAC-SHA-256 and EVP_CIPHER AES-128-CBC for the content,
+ * EVP_DigestVerify for RS256 over the signing input as received). Opening
+ * through cjose's import cost, beyond the RSA operation, as much again at
+ * 1,000 points per message: it decodes the JWS payload a second time, with
+ * a slow decoder, and copies every part (docs/benchmarks.md). Keys are
+ * converted once (struct jose_key): a cjose JWK with the CRT parameters for
+ * making tokens, and a copy of the caller's EVP_PKEY, whose RSA blinding and
+ * Montgomery contexts OpenSSL keeps across calls, for opening them — so that
+ * opening a message costs one RSA private operation and little else.
  */
 #include "suido/jose.h"
 
@@ -25,6 +32,9 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "suido/error.h"
 
@@ -36,9 +46,19 @@
 #define RSA_MAX_BITS 16384
 #define CBC_IV_LEN 16  /* AES block */
 #define CBC_TAG_LEN 16 /* HMAC-SHA-256 truncated to half (RFC 7518 5.2.3) */
+#define CBC_KEY_LEN 16 /* each half of the 32-byte content key (RFC 7518 5.2.3) */
 
+/* The contexts for opening are set up once per key and only duplicated per
+ * call: setting one up fetches algorithms from OpenSSL's provider store,
+ * about 3 µs each, duplicating costs a tenth of that. The templates are only
+ * read after jose_key_from_pkey, which OpenSSL allows from several threads. */
 struct jose_key {
-	cjose_jwk_t *jwk;
+	cjose_jwk_t *jwk;        /* making tokens: jose_sign, jose_encrypt */
+	EVP_PKEY *pkey;          /* opening them (our own copy of the caller's key) */
+	EVP_MD_CTX *rs256;       /* RS256 verification with pkey, before any data */
+	EVP_PKEY_CTX *oaep;      /* RSA-OAEP (SHA-1) decryption with pkey; NULL when public */
+	EVP_MAC_CTX *hs256;      /* HMAC-SHA-256, before its key */
+	EVP_CIPHER *aes128cbc;
 	size_t mod_bytes; /* RSA modulus length: the length of every signature and encrypted key */
 	int has_private;
 };
@@ -78,26 +98,59 @@ static size_t b64u_declen(size_t n)
 	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
 }
 
-/* Value of the base64url characters that can end a part, for the canonical
- * check; 0 elsewhere (the alphabet itself is enforced by cjose's decoder). */
-static int b64u_val(unsigned char c)
+/* Base64url decoding by four tables, one per position in a group of four
+ * characters: the entry is the character's 6 bits already shifted into
+ * place in the group's 24 bits, or B64U_BAD for a byte outside the alphabet,
+ * so that a group decodes with four lookups and three ORs, and a single
+ * test on the OR of all groups tells whether every byte belonged. The
+ * tables are constant expressions, made by the preprocessor. */
+#define B64U_BAD 0x01000000u
+#define B64U_VAL(c)                                                                            \
+	((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                \
+	 : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                           \
+	 : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                           \
+	 : (c) == '-'               ? 62                                                       \
+	 : (c) == '_'               ? 63                                                       \
+				    : -1)
+#define B64U_AT(c, shift) (B64U_VAL(c) < 0 ? B64U_BAD : (uint32_t)B64U_VAL(c) << (shift))
+#define B64U_4(s, c) B64U_AT(c, s), B64U_AT(c + 1, s), B64U_AT(c + 2, s), B64U_AT(c + 3, s)
+#define B64U_16(s, c) B64U_4(s, c), B64U_4(s, c + 4), B64U_4(s, c + 8), B64U_4(s, c + 12)
+#define B64U_64(s, c) B64U_16(s, c), B64U_16(s, c + 16), B64U_16(s, c + 32), B64U_16(s, c + 48)
+#define B64U_TABLE(s) {B64U_64(s, 0), B64U_64(s, 64), B64U_64(s, 128), B64U_64(s, 192)}
+
+static const uint32_t b64u_d0[256] = B64U_TABLE(18), b64u_d1[256] = B64U_TABLE(12),
+		      b64u_d2[256] = B64U_TABLE(6), b64u_d3[256] = B64U_TABLE(0);
+
+/* Decodes a part that passed b64u_valid into out[b64u_declen(p->n)].
+ * Returns 0 when a byte is outside the alphabet (out then holds garbage). */
+static int b64u_decode(const struct part *p, uint8_t *out)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '-' ? 62 : c == '_' ? 63 : 0;
+	const unsigned char *s = (const unsigned char *)p->s;
+	size_t i = 0, n = p->n;
+	uint32_t acc = 0, x;
+
+	for (; i + 4 <= n; i += 4, out += 3) {
+		x = b64u_d0[s[i]] | b64u_d1[s[i + 1]] | b64u_d2[s[i + 2]] | b64u_d3[s[i + 3]];
+		acc |= x;
+		out[0] = (uint8_t)(x >> 16);
+		out[1] = (uint8_t)(x >> 8);
+		out[2] = (uint8_t)x;
+	}
+	if (n - i >= 2) { /* b64u_valid refused a remainder of 1 */
+		x = b64u_d0[s[i]] | b64u_d1[s[i + 1]] | (n - i == 3 ? b64u_d2[s[i + 2]] : 0);
+		acc |= x;
+		out[0] = (uint8_t)(x >> 16);
+		if (n - i == 3)
+			out[1] = (uint8_t)(x >> 8);
+	}
+	return !(acc & B64U_BAD);
 }
 
-/* Unpadded base64url in canonical form: no "=" (which cjose's decoder would
- * take), no length that no byte count encodes to, and zero bits after the
- * last byte — so that no two strings decode to the same bytes and a token
- * cannot be altered unnoticed. Any other byte outside the alphabet is refused
- * by cjose_base64url_decode, through which every part goes; checking the
- * alphabet here too would cost a table lookup per byte of every token, a few
- * percent of jose_open. */
+/* Unpadded base64url in canonical form: no "=", no length that no byte
+ * count encodes to, and zero bits after the last byte — so that no two
+ * strings decode to the same bytes and a token cannot be altered unnoticed.
+ * The alphabet is enforced by b64u_decode, through which every part goes
+ * (one table lookup per byte, done once). */
 static int b64u_valid(const struct part *p)
 {
 	int last;
@@ -106,7 +159,7 @@ static int b64u_valid(const struct part *p)
 		return 0;
 	if (p->n % 4 == 0)
 		return 1;
-	last = b64u_val((unsigned char)p->s[p->n - 1]);
+	last = (int)(b64u_d3[(unsigned char)p->s[p->n - 1]] & 0x3f); /* 0 when not base64url */
 	if (p->n % 4 == 2)
 		return (last & 0x0f) == 0;
 	return (last & 0x03) == 0;
@@ -123,7 +176,8 @@ static int split(const char *what, const char *s, size_t len, struct part *parts
 		suido_errf(err, errlen, "%s: empty token", what);
 		return SUIDO_ERR_INVALID;
 	}
-	/* cjose copies parts with strncpy: a NUL would cut them short. */
+	/* Outside the alphabet too, but worth its own message: a token cut
+	 * short by a C string function on the way. */
 	if (memchr(s, '\0', len)) {
 		suido_errf(err, errlen, "%s: NUL byte in the token", what);
 		return SUIDO_ERR_INVALID;
@@ -153,13 +207,13 @@ static int split(const char *what, const char *s, size_t len, struct part *parts
 }
 
 /* Decodes and parses a protected header: a JSON object, no member twice (two
- * "alg" would let cjose and this module read different algorithms). */
+ * "alg" would let this module and the peer's JOSE library read different
+ * algorithms). */
 static int parse_header(const char *what, const struct part *p, json_t **out, char *err,
 			size_t errlen)
 {
-	cjose_err ce = {0};
 	uint8_t *raw = NULL;
-	size_t rawlen = 0;
+	size_t rawlen = b64u_declen(p->n);
 	json_error_t je;
 	json_t *h = NULL;
 	int rc;
@@ -169,9 +223,14 @@ static int parse_header(const char *what, const struct part *p, json_t **out, ch
 		suido_errf(err, errlen, "%s: empty protected header", what);
 		return SUIDO_ERR_INVALID;
 	}
-	if (!cjose_base64url_decode(p->s, p->n, &raw, &rawlen, &ce) || !raw) {
+	if (!(raw = malloc(rawlen))) {
+		suido_errf(err, errlen, "%s: out of memory", what);
+		return SUIDO_ERR_NOMEM;
+	}
+	if (!b64u_decode(p, raw)) {
 		suido_errf(err, errlen, "%s: protected header: bad base64url", what);
-		return cjose_code(&ce, SUIDO_ERR_INVALID);
+		rc = SUIDO_ERR_INVALID;
+		goto out;
 	}
 	h = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &je);
 	if (!h || !json_is_object(h)) {
@@ -185,7 +244,8 @@ static int parse_header(const char *what, const struct part *p, json_t **out, ch
 	rc = SUIDO_OK;
 out:
 	json_decref(h);
-	cjose_get_dealloc()(raw);
+	OPENSSL_cleanse(raw, rawlen); /* a JWS header inside a JWE is not public */
+	free(raw);
 	return rc;
 }
 
@@ -275,6 +335,43 @@ out:
 	return rc;
 }
 
+/* Sets up k's copy of pkey and the templates of struct jose_key. Returns
+ * SUIDO_OK or SUIDO_ERR_NOMEM (OpenSSL refused, most likely for memory). */
+static int open_contexts(struct jose_key *k, const EVP_PKEY *pkey)
+{
+	OSSL_PARAM params[2];
+	EVP_PKEY_CTX *pc = NULL;
+	EVP_MAC *hmac = NULL;
+	int rc = SUIDO_ERR_NOMEM;
+
+	ERR_set_mark();
+	/* EVP_PKEY_dup only reads its argument; the const is OpenSSL 3.0's
+	 * omission. A copy, not a reference: the caller may free pkey. */
+	if (!(k->pkey = EVP_PKEY_dup((EVP_PKEY *)pkey)) || !(k->rs256 = EVP_MD_CTX_new()) ||
+	    EVP_DigestVerifyInit_ex(k->rs256, &pc, "SHA256", NULL, NULL, k->pkey, NULL) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1)
+		goto out;
+	/* RSA-OAEP with SHA-1 and MGF1 with SHA-1 (RFC 7518 4.3; OpenSSL's MGF1
+	 * digest is the OAEP digest unless set). */
+	if (k->has_private &&
+	    (!(k->oaep = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL)) ||
+	     EVP_PKEY_decrypt_init(k->oaep) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_padding(k->oaep, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_oaep_md_name(k->oaep, "SHA1", NULL) != 1))
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!(hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) || !(k->hs256 = EVP_MAC_CTX_new(hmac)) ||
+	    EVP_MAC_CTX_set_params(k->hs256, params) != 1 ||
+	    !(k->aes128cbc = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL)))
+		goto out;
+	rc = SUIDO_OK;
+out:
+	EVP_MAC_free(hmac);
+	ERR_pop_to_mark();
+	return rc;
+}
+
 int jose_key_from_pkey(const EVP_PKEY *pkey, struct jose_key **out, char *err, size_t errlen)
 {
 	/* Order: n, e, d, p, q, dp, dq, qi. */
@@ -346,6 +443,8 @@ int jose_key_from_pkey(const EVP_PKEY *pkey, struct jose_key **out, char *err, s
 	}
 	k->mod_bytes = x[0].n;
 	k->has_private = got[2];
+	if ((rc = open_contexts(k, pkey)) != SUIDO_OK)
+		goto out;
 	*out = k;
 	k = NULL;
 	rc = SUIDO_OK;
@@ -365,8 +464,14 @@ void jose_key_free(struct jose_key *key)
 {
 	if (!key)
 		return;
-	/* cjose frees the RSA key with RSA_free, which clears its private parts. */
+	EVP_CIPHER_free(key->aes128cbc);
+	EVP_MAC_CTX_free(key->hs256);
+	EVP_PKEY_CTX_free(key->oaep);
+	EVP_MD_CTX_free(key->rs256);
+	/* cjose frees the RSA key with RSA_free and EVP_PKEY_free frees ours
+	 * with it; both clear the private parts. */
 	cjose_jwk_release(key->jwk);
+	EVP_PKEY_free(key->pkey);
 	free(key);
 }
 
@@ -443,6 +548,30 @@ out:
 	return rc;
 }
 
+/* RS256 (RSASSA-PKCS1-v1_5 with SHA-256) of in[inlen] — the token's
+ * header "." payload as it is, which is what the signer signed, so that the
+ * payload need not be encoded again. Returns SUIDO_OK, SUIDO_ERR_SIGNATURE
+ * or SUIDO_ERR_NOMEM; leaves nothing on OpenSSL's error queue. */
+static int rs256_verify(const struct jose_key *key, const char *in, size_t inlen,
+			const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc;
+
+	if (!md)
+		return SUIDO_ERR_NOMEM;
+	ERR_set_mark();
+	if (EVP_MD_CTX_copy_ex(md, key->rs256) != 1)
+		rc = SUIDO_ERR_NOMEM;
+	else if (EVP_DigestVerify(md, sig, siglen, (const unsigned char *)in, inlen) != 1)
+		rc = SUIDO_ERR_SIGNATURE;
+	else
+		rc = SUIDO_OK;
+	ERR_pop_to_mark();
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
 /* jose_verify, with the key given or looked up by kid (jose_open). */
 static int verify_impl(const char *jws, size_t len, const struct jose_key *signer,
 		       const struct jose_signer_lookup *lookup, size_t max, char **payload,
@@ -450,12 +579,10 @@ static int verify_impl(const char *jws, size_t len, const struct jose_key *signe
 {
 	struct part p[3];
 	json_t *hdr = NULL;
-	cjose_jws_t *cj = NULL;
-	cjose_err ce = {0};
 	const char *alg, *kid;
 	const struct jose_key *key = signer;
-	uint8_t *pt = NULL;
-	size_t ptlen = 0;
+	uint8_t sig[RSA_MAX_BITS / 8], *pl = NULL;
+	size_t pllen = 0;
 	char shown[40];
 	int rc;
 
@@ -505,41 +632,42 @@ static int verify_impl(const char *jws, size_t len, const struct jose_key *signe
 		rc = SUIDO_ERR_INVALID;
 		goto out;
 	}
-	if (!(cj = cjose_jws_import(jws, len, &ce))) {
-		rc = cjose_code(&ce, SUIDO_ERR_INVALID);
-		suido_errf(err, errlen, "jws: cannot import: %s", ce.message ? ce.message : "?");
-		goto out;
-	}
-	if (!cjose_jws_verify(cj, key->jwk, &ce)) {
-		rc = cjose_code(&ce, SUIDO_ERR_SIGNATURE);
-		suido_errf(err, errlen, "jws: signature does not verify");
-		goto out;
-	}
-	if (!cjose_jws_get_plaintext(cj, &pt, &ptlen, &ce)) {
-		rc = cjose_code(&ce, SUIDO_ERR_INVALID);
-		suido_errf(err, errlen, "jws: no payload: %s", ce.message ? ce.message : "?");
-		goto out;
-	}
-	if (!(*payload = dup_bytes(pt, ptlen)) || (kid_out && kid && !(*kid_out = strdup(kid)))) {
+	/* The payload is decoded once, into the buffer handed out, and before
+	 * the signature is checked: a token that is not base64url is
+	 * SUIDO_ERR_INVALID whatever its signature. */
+	pllen = b64u_declen(p[1].n);
+	if (!(pl = malloc(pllen + 1))) {
 		rc = SUIDO_ERR_NOMEM;
 		suido_errf(err, errlen, "jws: out of memory");
 		goto out;
 	}
-	*plen = ptlen;
+	if (!b64u_decode(&p[1], pl) || !b64u_decode(&p[2], sig)) {
+		rc = SUIDO_ERR_INVALID;
+		suido_errf(err, errlen, "jws: payload or signature is not base64url");
+		goto out;
+	}
+	pl[pllen] = '\0';
+	rc = rs256_verify(key, jws, (size_t)(p[1].s + p[1].n - jws), sig, key->mod_bytes);
+	if (rc != SUIDO_OK) {
+		suido_errf(err, errlen, rc == SUIDO_ERR_NOMEM ? "jws: out of memory"
+							      : "jws: signature does not verify");
+		goto out;
+	}
+	if (kid_out && kid && !(*kid_out = strdup(kid))) {
+		rc = SUIDO_ERR_NOMEM;
+		suido_errf(err, errlen, "jws: out of memory");
+		goto out;
+	}
+	*payload = (char *)pl;
+	*plen = pllen;
+	pl = NULL;
 	rc = SUIDO_OK;
 out:
-	if (rc != SUIDO_OK) {
-		free(*payload);
-		*payload = NULL;
-		*plen = 0;
-		if (kid_out) {
-			free(*kid_out);
-			*kid_out = NULL;
-		}
+	/* What did not verify may still be a decrypted secret (jose_open). */
+	if (pl) {
+		OPENSSL_cleanse(pl, pllen);
+		free(pl);
 	}
-	/* cjose's own copy of the payload is freed uncleansed by cjose; ours is
-	 * the caller's. */
-	cjose_jws_release(cj);
 	json_decref(hdr);
 	return rc;
 }
@@ -619,16 +747,126 @@ out:
 	return rc;
 }
 
-/* jose_decrypt, leaving the plaintext in cjose's buffer *pt (cleanse, then
- * free with cjose_get_dealloc()); nested = 1 also requires "cty":"JWT"
+/* Feeds the HMAC with n bytes. */
+static int mac_update(EVP_MAC_CTX *mc, const void *p, size_t n)
+{
+	return EVP_MAC_update(mc, p, n) == 1;
+}
+
+/* A128CBC-HS256 decryption (RFC 7518 5.2.2.2) of the parts of a JWE that
+ * passed decrypt_impl's checks, with the content key that the RSA-OAEP
+ * encrypted key unwraps to. The ciphertext is decoded once into the buffer
+ * handed out and decrypted in place once the tag matched. Returns SUIDO_OK
+ * and *out (malloc'ed, NUL after the *outlen bytes), SUIDO_ERR_INVALID (a
+ * part outside the base64url alphabet), SUIDO_ERR_DECRYPT, SUIDO_ERR_LIMIT
+ * (a ciphertext of 1 GiB or more) or SUIDO_ERR_NOMEM; leaves nothing on
+ * OpenSSL's error queue. */
+static int cbc_hs256_open(const struct jose_key *rcpt, const struct part *p, uint8_t **out,
+			  size_t *outlen, char *err, size_t errlen)
+{
+	uint8_t ek[RSA_MAX_BITS / 8], raw[RSA_MAX_BITS / 8], rnd[2 * CBC_KEY_LEN];
+	uint8_t cek[2 * CBC_KEY_LEN], iv[CBC_IV_LEN], tag[CBC_TAG_LEN], mac[EVP_MAX_MD_SIZE], al[8];
+	uint64_t aad_bits = (uint64_t)p[0].n * 8;
+	size_t rawlen = sizeof raw, ctlen = b64u_declen(p[3].n), maclen = 0;
+	EVP_PKEY_CTX *pc = NULL;
+	EVP_MAC_CTX *mc = NULL;
+	EVP_CIPHER_CTX *cc = NULL;
+	uint8_t *ct = NULL, ok;
+	int rc, n1 = 0, n2 = 0, unwrapped;
+
+	*out = NULL;
+	*outlen = 0;
+	/* EVP_DecryptUpdate counts in int. */
+	if (ctlen >= (size_t)1 << 30) {
+		suido_errf(err, errlen, "jwe: ciphertext of %zu bytes is too large", ctlen);
+		return SUIDO_ERR_LIMIT;
+	}
+	if (!(ct = malloc(ctlen + 1))) {
+		suido_errf(err, errlen, "jwe: out of memory");
+		return SUIDO_ERR_NOMEM;
+	}
+	if (!b64u_decode(&p[1], ek) || !b64u_decode(&p[2], iv) || !b64u_decode(&p[3], ct) ||
+	    !b64u_decode(&p[4], tag)) {
+		suido_errf(err, errlen, "jwe: a part is not base64url");
+		free(ct);
+		return SUIDO_ERR_INVALID;
+	}
+	ERR_set_mark();
+	if (!(pc = EVP_PKEY_CTX_dup(rcpt->oaep)) || !(mc = EVP_MAC_CTX_dup(rcpt->hs256)) ||
+	    !(cc = EVP_CIPHER_CTX_new())) {
+		suido_errf(err, errlen, "jwe: out of memory");
+		rc = SUIDO_ERR_NOMEM;
+		goto out;
+	}
+	/* From here on every failure is SUIDO_ERR_DECRYPT: what OpenSSL
+	 * refuses here is no reason to retry the message. */
+	rc = SUIDO_ERR_DECRYPT;
+	if (RAND_bytes(rnd, sizeof rnd) != 1) {
+		suido_errf(err, errlen, "jwe: no random bytes");
+		goto out;
+	}
+	/* RSA-OAEP (rcpt->oaep). When the key does not unwrap, go on with a
+	 * random one, chosen without a branch, so that a bad key costs the same
+	 * as a bad tag and ends with the same message: telling them apart would
+	 * be an oracle on the RSA operation (RFC 7516 11.5). */
+	memset(raw, 0, sizeof cek); /* read below even when nothing was unwrapped */
+	unwrapped = EVP_PKEY_decrypt(pc, raw, &rawlen, ek, rcpt->mod_bytes) == 1;
+	unwrapped &= rawlen == sizeof cek;
+	ok = (uint8_t)(0 - unwrapped);
+	for (size_t i = 0; i < sizeof cek; i++)
+		cek[i] = (uint8_t)((raw[i] & ok) | (rnd[i] & (uint8_t)~ok));
+	/* M = HMAC-SHA-256(MAC_KEY, AAD || IV || ciphertext || AL), where the
+	 * AAD is the encoded protected header as sent and AL its length in
+	 * bits, 64-bit big-endian; the tag is the first half of M. */
+	for (int i = 0; i < 8; i++)
+		al[i] = (uint8_t)(aad_bits >> (56 - 8 * i));
+	if (EVP_MAC_init(mc, cek, CBC_KEY_LEN, NULL) != 1 || !mac_update(mc, p[0].s, p[0].n) ||
+	    !mac_update(mc, iv, sizeof iv) || !mac_update(mc, ct, ctlen) ||
+	    !mac_update(mc, al, sizeof al) || EVP_MAC_final(mc, mac, &maclen, sizeof mac) != 1 ||
+	    maclen < CBC_TAG_LEN) {
+		suido_errf(err, errlen, "jwe: OpenSSL's HMAC-SHA-256 failed");
+		goto out;
+	}
+	/* One message for a content key that does not decrypt and for a tag
+	 * that does not match: the difference is of use to an attacker only.
+	 * The padding is checked only under a valid tag, so it is no oracle
+	 * either. */
+	if ((CRYPTO_memcmp(mac, tag, CBC_TAG_LEN) != 0) | !unwrapped ||
+	    EVP_DecryptInit_ex2(cc, rcpt->aes128cbc, cek + CBC_KEY_LEN, iv, NULL) != 1 ||
+	    EVP_DecryptUpdate(cc, ct, &n1, ct, (int)ctlen) != 1 ||
+	    EVP_DecryptFinal_ex(cc, ct + n1, &n2) != 1) {
+		suido_errf(err, errlen, "jwe: does not decrypt (wrong key or altered token)");
+		goto out;
+	}
+	*outlen = (size_t)n1 + (size_t)n2;
+	ct[*outlen] = '\0';
+	*out = ct;
+	ct = NULL;
+	rc = SUIDO_OK;
+out:
+	ERR_pop_to_mark();
+	if (ct) {
+		OPENSSL_cleanse(ct, ctlen);
+		free(ct);
+	}
+	OPENSSL_cleanse(raw, sizeof raw);
+	OPENSSL_cleanse(cek, sizeof cek);
+	OPENSSL_cleanse(rnd, sizeof rnd);
+	OPENSSL_cleanse(mac, sizeof mac);
+	EVP_CIPHER_CTX_free(cc);
+	EVP_MAC_CTX_free(mc);
+	EVP_PKEY_CTX_free(pc);
+	return rc;
+}
+
+/* jose_decrypt, leaving the plaintext in *pt (malloc'ed, NUL after the
+ * *ptlen bytes; cleanse, then free); nested = 1 also requires "cty":"JWT"
  * (jose_open, which verifies the content in place). */
 static int decrypt_impl(const char *jwe, size_t len, const struct jose_key *recipient, size_t max,
 			int nested, uint8_t **pt, size_t *ptlen, char *err, size_t errlen)
 {
 	struct part p[5];
 	json_t *hdr = NULL;
-	cjose_jwe_t *cj = NULL;
-	cjose_err ce = {0};
 	const char *alg, *enc, *cty;
 	size_t ct;
 	char shown[40];
@@ -663,7 +901,7 @@ static int decrypt_impl(const char *jwe, size_t len, const struct jose_key *reci
 		rc = SUIDO_ERR_DECRYPT;
 		goto out;
 	}
-	/* cjose ignores "zip": it would hand back compressed bytes as plaintext. */
+	/* A "zip" plaintext would be handed back compressed. */
 	if (json_object_get(hdr, "zip") || json_object_get(hdr, "crit")) {
 		suido_errf(err, errlen, "jwe: \"%s\" header refused",
 			   json_object_get(hdr, "zip") ? "zip" : "crit");
@@ -678,7 +916,8 @@ static int decrypt_impl(const char *jwe, size_t len, const struct jose_key *reci
 		rc = SUIDO_ERR_INVALID;
 		goto out;
 	}
-	/* cjose reads a whole AES block of IV and trusts the other lengths. */
+	/* The lengths the algorithms and the key imply: cbc_hs256_open decodes
+	 * into buffers of these sizes. */
 	ct = b64u_declen(p[3].n);
 	if (b64u_declen(p[1].n) != recipient->mod_bytes) {
 		suido_errf(err, errlen, "jwe: encrypted key of %zu bytes, the key's modulus has %zu",
@@ -698,53 +937,30 @@ static int decrypt_impl(const char *jwe, size_t len, const struct jose_key *reci
 	}
 	if (rc != SUIDO_OK)
 		goto out;
-	if (!(cj = cjose_jwe_import(jwe, len, &ce))) {
-		rc = cjose_code(&ce, SUIDO_ERR_INVALID);
-		suido_errf(err, errlen, "jwe: cannot import: %s", ce.message ? ce.message : "?");
-		goto out;
-	}
-	/* One message for a content key that does not decrypt and for a tag
-	 * that does not match: the difference is of use to an attacker only. */
-	if (!(*pt = cjose_jwe_decrypt(cj, recipient->jwk, ptlen, &ce))) {
-		*ptlen = 0;
-		rc = cjose_code(&ce, SUIDO_ERR_DECRYPT);
-		suido_errf(err, errlen, "jwe: does not decrypt (wrong key or altered token)");
-		goto out;
-	}
-	rc = SUIDO_OK;
+	rc = cbc_hs256_open(recipient, p, pt, ptlen, err, errlen);
 out:
-	cjose_jwe_release(cj);
 	json_decref(hdr);
 	return rc;
 }
 
-static void cjose_free_secret(uint8_t *p, size_t n)
+static void free_secret(uint8_t *p, size_t n)
 {
 	if (!p)
 		return;
 	OPENSSL_cleanse(p, n);
-	cjose_get_dealloc()(p);
+	free(p);
 }
 
 int jose_decrypt(const char *jwe, size_t len, const struct jose_key *recipient, size_t max,
 		 char **plaintext, size_t *plen, char *err, size_t errlen)
 {
 	uint8_t *pt = NULL;
-	size_t ptlen = 0;
 	int rc;
 
 	*plaintext = NULL;
 	*plen = 0;
-	rc = decrypt_impl(jwe, len, recipient, max, 0, &pt, &ptlen, err, errlen);
-	if (rc == SUIDO_OK) {
-		if ((*plaintext = dup_bytes(pt, ptlen))) {
-			*plen = ptlen;
-		} else {
-			rc = SUIDO_ERR_NOMEM;
-			suido_errf(err, errlen, "jwe: out of memory");
-		}
-	}
-	cjose_free_secret(pt, ptlen);
+	rc = decrypt_impl(jwe, len, recipient, max, 0, &pt, plen, err, errlen);
+	*plaintext = (char *)pt;
 	return rc;
 }
 
@@ -792,24 +1008,16 @@ int jose_open_jws(const char *jwe, size_t len, const struct jose_key *recipient,
 		rc = verify_impl((const char *)jws, jwslen, signer, lookup, max, payload, plen, kid,
 				 err, errlen);
 	/* Only a JWS that verified is handed out: the caller keeps it as the
-	 * signed original of what it stores. */
+	 * signed original of what it stores. It is the decrypted buffer
+	 * itself, NUL-terminated by decrypt_impl. */
 	if (rc == SUIDO_OK && jws_out) {
-		if (!(*jws_out = dup_bytes(jws, jwslen))) {
-			rc = SUIDO_ERR_NOMEM;
-			suido_errf(err, errlen, "jws: out of memory");
-			free(*payload);
-			*payload = NULL;
-			*plen = 0;
-			if (kid) {
-				free(*kid);
-				*kid = NULL;
-			}
-		} else if (jws_len) {
+		*jws_out = (char *)jws;
+		if (jws_len)
 			*jws_len = jwslen;
-		}
+		jws = NULL;
 	}
 	/* The JWS carries the payload in clear. */
-	cjose_free_secret(jws, jwslen);
+	free_secret(jws, jwslen);
 	return rc;
 }
 

@@ -6,9 +6,11 @@
  * per message. A sealed message is a JWS nested in a JWE (sign, then
  * encrypt; the JWE carries "cty":"JWT"). Nothing else is produced and nothing
  * else is accepted: other algorithms, "zip", "crit", JSON serializations and
- * non-canonical base64url are refused. The cryptography is cjose's (and so
- * OpenSSL's); this module converts keys once, checks the structure of every
- * token before cjose sees it and maps every failure to one suido_err.
+ * non-canonical base64url are refused. Tokens are made with cjose and opened
+ * with OpenSSL 3's EVP interface directly (cjose's import decodes and copies
+ * too much to be affordable per message); this module converts keys once,
+ * checks the structure of every token before any cryptography and maps every
+ * failure to one suido_err.
  * docs/protocol-jose.md is the normative description for vendors.
  *
  * Every function writes a one-line English detail into err[errlen] when it
@@ -34,8 +36,9 @@
 #define JOSE_MAX_DEFAULT ((size_t)8 << 20) /* 8 MiB */
 #define JOSE_KID_MAX 256                   /* bytes of a "kid" or "cty" we write or accept */
 
-/* An RSA key converted once for cjose: public (verify, encrypt) or private
- * (all operations). Opaque. */
+/* An RSA key converted once — a cjose JWK for making tokens, an EVP_PKEY of
+ * its own for opening them: public (verify, encrypt) or private (all
+ * operations). Opaque. */
 struct jose_key;
 
 /*
@@ -94,7 +97,8 @@ int jose_encrypt(const void *plaintext, size_t len, const struct jose_key *recip
 /*
  * Decrypts a JWE compact serialization jwe[len] with recipient's private key.
  * Returns SUIDO_OK and *plaintext (malloc'ed, NUL after the *plen bytes);
- * SUIDO_ERR_LIMIT (len > max); SUIDO_ERR_INVALID (recipient has no private
+ * SUIDO_ERR_LIMIT (len > max, or a ciphertext of 1 GiB or more);
+ * SUIDO_ERR_INVALID (recipient has no private
  * key; not five base64url parts; a header that is not a JSON object without
  * duplicates; an encrypted key not as long as recipient's modulus — as when
  * encrypted for a key of another size; an IV or tag not of 16 bytes; a
@@ -137,7 +141,8 @@ struct jose_signer_lookup {
  * of jose_decrypt or jose_verify (the content of the JWE is at most max
  * bytes too), SUIDO_ERR_INVALID for a missing or other "cty" or when both or
  * neither of signer and lookup are given, or the code lookup->find returned.
- * cjose frees its own copies of the payload without cleansing them.
+ * The module's own copies of the JWS and of the payload are cleansed before
+ * they are freed (jansson's copy of the JWS header, with its kid, is not).
  */
 int jose_open(const char *jwe, size_t len, const struct jose_key *recipient,
 	      const struct jose_key *signer, const struct jose_signer_lookup *lookup, size_t max,
