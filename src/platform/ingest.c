@@ -30,6 +30,28 @@ struct pending {
 	size_t len;
 };
 
+/*
+ * Items already in the store as the last message described them: utility +
+ * item id -> item key, with the name, unit and facility last written. Most
+ * messages repeat the items of the one before, and an upsert per item per
+ * message is most of the cost of a small message; a hit with the same
+ * attributes skips it, anything else upserts (latest wins, as before) and
+ * updates the entry. Cleared on a rollback (keys of rows inserted in the
+ * rolled-back transaction are gone) and when full.
+ */
+#define ITEM_CACHE_CAP 65536 /* slots, a power of two; cleared at 3/4 full */
+
+struct item_entry {
+	char *key;   /* "utility\x1fid", NULL: empty slot */
+	char *attrs; /* "name\x1funit\x1ffacility" */
+	int64_t item_key;
+};
+
+struct item_cache {
+	struct item_entry *slot;
+	size_t used;
+};
+
 struct ingest {
 	const struct plat_config *cfg;
 	const struct gwkeys *keys;
@@ -52,6 +74,7 @@ struct ingest {
 	struct strbuf *acks;
 	int64_t *item_keys;
 	size_t item_keys_cap;
+	struct item_cache cache;
 };
 
 /* Splits "{prefix}/{utility}/{gateway}/data" or ".../file" (*is_file set).
@@ -81,6 +104,81 @@ static int parse_topic(const char *prefix, const char *topic, char *utility, cha
 	return profile_name_valid(utility) && profile_name_valid(gateway) ? 0 : -1;
 }
 
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void cache_clear(struct item_cache *c)
+{
+	if (!c->slot)
+		return;
+	for (size_t i = 0; i < ITEM_CACHE_CAP; i++) {
+		free(c->slot[i].key);
+		free(c->slot[i].attrs);
+	}
+	memset(c->slot, 0, ITEM_CACHE_CAP * sizeof *c->slot);
+	c->used = 0;
+}
+
+/* The slot of key: its entry, or the empty slot where it goes; NULL when
+ * the cache has no table (out of memory: every item is upserted). */
+static struct item_entry *cache_slot(struct item_cache *c, const char *key)
+{
+	size_t i;
+
+	if (!c->slot && !(c->slot = calloc(ITEM_CACHE_CAP, sizeof *c->slot)))
+		return NULL;
+	for (i = fnv1a(key) & (ITEM_CACHE_CAP - 1); c->slot[i].key; i = (i + 1) & (ITEM_CACHE_CAP - 1))
+		if (strcmp(c->slot[i].key, key) == 0)
+			break;
+	return &c->slot[i];
+}
+
+/* The item's key, from the cache or by an upsert. */
+static int put_item(struct ingest *in, const char *utility, const struct profile_item *pi,
+		    int64_t *item_key)
+{
+	struct store_item it = {pi->id, pi->name, pi->unit, pi->facility};
+	char key[PROFILE_NAME_MAX + PROFILE_ITEM_ID_MAX + 2];
+	char attrs[3 * PROFILE_TEXT_MAX + 3];
+	struct item_entry *e;
+	int rc;
+
+	snprintf(key, sizeof key, "%s\x1f%s", utility, pi->id);
+	snprintf(attrs, sizeof attrs, "%s\x1f%s\x1f%s", pi->name, pi->unit, pi->facility);
+	e = cache_slot(&in->cache, key);
+	if (e && e->key && strcmp(e->attrs, attrs) == 0) {
+		*item_key = e->item_key;
+		return SUIDO_OK;
+	}
+	if ((rc = store_put_item(in->st, utility, &it, item_key)) != SUIDO_OK || !e)
+		return rc;
+	if (!e->key) {
+		if (in->cache.used >= ITEM_CACHE_CAP / 4 * 3) {
+			cache_clear(&in->cache);
+			e = cache_slot(&in->cache, key);
+		}
+		if (!(e->key = strdup(key)))
+			return SUIDO_OK; /* only the cache missed out */
+		in->cache.used++;
+	}
+	free(e->attrs);
+	if (!(e->attrs = strdup(attrs))) {
+		e->attrs = strdup(""); /* never matches: the next message upserts */
+		if (!e->attrs) {
+			cache_clear(&in->cache);
+			return SUIDO_OK;
+		}
+	}
+	e->item_key = *item_key;
+	return SUIDO_OK;
+}
+
 /* Stores one decoded, authorised message with its signed original (NULL for
  * a plaintext gateway) in the batch's transaction. SUIDO_OK, _EXISTS
  * (duplicate), or a store error that aborts the batch. */
@@ -99,12 +197,9 @@ static int store_msg(struct ingest *in, const struct profile_msg *msg, const cha
 		in->item_keys = nk;
 		in->item_keys_cap = msg->n_items;
 	}
-	for (size_t i = 0; i < msg->n_items; i++) {
-		const struct profile_item *pi = &msg->items[i];
-		struct store_item it = {pi->id, pi->name, pi->unit, pi->facility};
-		if ((rc = store_put_item(in->st, msg->utility, &it, &in->item_keys[i])) != SUIDO_OK)
+	for (size_t i = 0; i < msg->n_items; i++)
+		if ((rc = put_item(in, msg->utility, &msg->items[i], &in->item_keys[i])) != SUIDO_OK)
 			return rc;
-	}
 	for (size_t i = 0; i < msg->n_points; i++) {
 		const struct profile_point *p = &msg->points[i];
 		int64_t key = in->item_keys[p->item];
@@ -423,6 +518,7 @@ abort:
 		free(plain);
 		free(jws);
 		store_rollback(in->st);
+		cache_clear(&in->cache);
 		metrics_add(in->m, MET_DB_ERRORS, 1);
 		log_error("ingest", "store failed, batch of %zu rolled back: %s", n,
 			  suido_strerror(rc));
@@ -430,6 +526,7 @@ abort:
 	}
 	if ((rc = store_commit(in->st)) != SUIDO_OK) {
 		store_rollback(in->st);
+		cache_clear(&in->cache);
 		metrics_add(in->m, MET_DB_ERRORS, 1);
 		log_error("ingest", "commit failed, batch of %zu rolled back: %s", n,
 			  suido_strerror(rc));
@@ -611,6 +708,8 @@ void ingest_free(struct ingest *in)
 		mosquitto_destroy(in->mosq);
 	}
 	clear_batch(in);
+	cache_clear(&in->cache);
+	free(in->cache.slot);
 	if (in->acks)
 		for (size_t i = 0; i < in->cfg->batch_messages; i++)
 			strbuf_free(&in->acks[i]);

@@ -320,6 +320,74 @@ static void test_sealed_transport(void **state)
 	metrics_free(m);
 }
 
+/* The ingest's item cache: an item whose name changes A -> B -> A ends as A
+ * (a cached stale entry must not skip the third upsert), and its values all
+ * land on the one item. */
+struct name_seen {
+	char name[32];
+};
+
+static int item_name(void *ctx, const struct store_item *it)
+{
+	snprintf(((struct name_seen *)ctx)->name, sizeof ((struct name_seen *)ctx)->name, "%s",
+		 it->name);
+	return 0;
+}
+
+static void test_item_cache(void **state)
+{
+	struct plat_config *cfg = NULL;
+	struct gwkeys *keys = NULL;
+	struct store *st = NULL;
+	struct metrics *m = metrics_new();
+	struct ingest *in = NULL;
+	char path[128], err[512];
+	static const char *const names[] = {"A", "B", "A", "A"};
+	struct name_seen seen = {""};
+	int64_t points = -1;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/platform.conf", E.dir);
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_OK);
+	snprintf(path, sizeof path, "%s/cache.db", E.dir);
+	free(cfg->database);
+	cfg->database = strdup(path);
+	assert_int_equal(gwkeys_load(cfg, &keys, err, sizeof err), SUIDO_OK);
+	assert_int_equal(store_open_sqlite(cfg->database, &st, err, sizeof err), SUIDO_OK);
+	assert_int_equal(store_begin(st), SUIDO_OK);
+	assert_int_equal(store_put_utility(st, "demo", "demo"), SUIDO_OK);
+	assert_int_equal(store_put_gateway(st, "demo", "gw4"), SUIDO_OK);
+	assert_int_equal(store_commit(st), SUIDO_OK);
+	assert_int_equal(ingest_new(cfg, keys, st, m, &in, err, sizeof err), SUIDO_OK);
+	for (int k = 0; k < 4; k++) {
+		char msg[512], ack_topic[1][256];
+		const char *topic = "suido/v1/demo/gw4/data";
+		const void *payload = msg;
+		size_t len;
+		struct strbuf ack = {.limit = 4096};
+
+		snprintf(msg, sizeof msg,
+			 "{\"profile\":\"suido.data/1\",\"id\":\"gw4:7:%d\",\"utility\":\"demo\","
+			 "\"gateway\":\"gw4\",\"items\":[{\"id\":\"x\",\"name\":\"%s\"}],"
+			 "\"points\":[[0,\"2026-11-22T00:0%d:00Z\",%d]]}",
+			 k, names[k], k, k);
+		len = strlen(msg);
+		assert_int_equal(ingest_store_batch(in, 1, &topic, &payload, &len, ack_topic, &ack),
+				 SUIDO_OK);
+		assert_non_null(strstr(ack.data, "stored"));
+		strbuf_free(&ack);
+		assert_int_equal(store_get_item(st, "demo", "x", item_name, &seen), SUIDO_OK);
+		assert_string_equal(seen.name, names[k]);
+	}
+	assert_int_equal(store_count_points(st, "demo", &points), SUIDO_OK);
+	assert_int_equal(points, 4);
+	ingest_free(in);
+	store_close(st);
+	gwkeys_free(keys);
+	plat_config_free(cfg);
+	metrics_free(m);
+}
+
 /* Configuration errors of the sealed transport. */
 static void test_config(void **state)
 {
@@ -388,6 +456,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sealed_transport),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_item_cache),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
