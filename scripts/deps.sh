@@ -11,6 +11,7 @@ PKGS=(
   mosquitto mosquitto-clients openssl curl jq procps psmisc
   python3 python3-paho-mqtt
   libcjose-dev libxmlsec1-dev xmlsec1 libzip-dev libxml2-dev zip unzip python3-jwcrypto
+  vsftpd libpam-pwdfile
 )
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,9 +40,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian mosquitto package starts a system broker on port 1883; suido
-# starts its own on its own ports, so that one is not needed.
+# The Debian mosquitto and vsftpd packages start system servers on ports 1883
+# and 21; suido starts its own on its own ports, so those are not needed.
 if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now vsftpd >/dev/null 2>&1 || true
 fi
 npm_deps

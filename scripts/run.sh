@@ -9,6 +9,9 @@
 #   SUIDO_BUILD      build directory (default: <repo>/build)
 #   SUIDO_MQTT_PORT  broker port (default 18830)
 #   SUIDO_HTTP_PORT  AP interface port (default 18080)
+#   SUIDO_FTP_PORT   FTP intake (vsftpd) port (default 18021)
+#   SUIDO_FTP_PASV   first of its 10 passive-mode ports (default 18100)
+#   SUIDO_FTP        0 = no FTP intake (it needs root: chroot, PAM)
 #   SUIDO_SAMPLES    sample CSV directory (default: <repo>/../shared/samples/csv)
 #   SUIDO_RUN_QUIET  1 = no summary loop (used by tests)
 set -euo pipefail
@@ -19,6 +22,10 @@ BUILD=${SUIDO_BUILD:-$ROOT/build}
 MQTT_PORT=${SUIDO_MQTT_PORT:-18830}
 HTTP_PORT=${SUIDO_HTTP_PORT:-18080}
 SAMPLES=${SUIDO_SAMPLES:-$ROOT/../shared/samples/csv}
+FTP_PORT=${SUIDO_FTP_PORT:-18021}
+FTP_PASV=${SUIDO_FTP_PASV:-18100}
+FTP=${SUIDO_FTP:-1}
+FTP_USER=demo-sender
 UTILITY=demo
 GATEWAY=demo-gw1
 
@@ -28,6 +35,14 @@ done
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
   echo "run: mosquitto is not installed: run 'make deps'" >&2; exit 1; }
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+if [ "$FTP" = 1 ] && [ "$(id -u)" -ne 0 ]; then
+  echo "run: FTP intake needs root (vsftpd's chroot and PAM); starting without it" >&2
+  FTP=0
+fi
+VSFTPD=$(command -v vsftpd || echo /usr/sbin/vsftpd)
+if [ "$FTP" = 1 ] && [ ! -x "$VSFTPD" ]; then
+  echo "run: vsftpd is not installed: run 'make deps'" >&2; exit 1
+fi
 
 rm -rf "$VAR"
 mkdir -p "$VAR/run" "$VAR/log" "$VAR/mosquitto" "$VAR/platform" "$VAR/gateway/spool"
@@ -38,6 +53,7 @@ cleanup() {
   trap - INT TERM EXIT
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "$FTP" = 1 ]; then bash "$ROOT/scripts/ftp.sh" teardown "$VAR/ftp-server" 2>/dev/null || true; fi
   echo "run: stopped"
 }
 trap cleanup EXIT
@@ -186,6 +202,25 @@ ca = $VAR/ca/ca.crt
 mask_key = $VAR/pki/$UTILITY-mask.key
 CONF
 
+# FTP intake (docs/ftp.md): vsftpd on loopback, one virtual account for the
+# demo's existing system, jailed in $VAR/ftp/$FTP_USER; the gateway takes an
+# upload once vsftpd's log says it finished. Only the password's hash is
+# kept in a file vsftpd reads; the password itself is in endpoints.env.
+if [ "$FTP" = 1 ]; then
+  FTP_PASSWORD=$(openssl rand -hex 12)
+  SUIDO_FTP_PASSWORD_DEMO_SENDER=$FTP_PASSWORD bash "$ROOT/scripts/ftp.sh" setup \
+    "$VAR/ftp-server" "$VAR/ftp" "$FTP_PORT" "$FTP_PASV" "$((FTP_PASV + 9))" "$FTP_USER" >/dev/null
+  cat >> "$VAR/run/gateway.conf" <<CONF
+
+[ftp]
+root = $VAR/ftp
+transfer_log = $VAR/ftp-server/vsftpd.log
+users = $FTP_USER
+CONF
+  "$VSFTPD" "$VAR/ftp-server/vsftpd.conf" >>"$VAR/log/vsftpd.log" 2>&1 &
+  pids+=($!)
+fi
+
 "$MOSQUITTO" -c "$VAR/run/mosquitto.conf" >>"$VAR/log/mosquitto.log" 2>&1 &
 pids+=($!)
 "$BUILD/suido-platform" -c "$VAR/run/platform.conf" --ready-file "$VAR/run/platform.ready" \
@@ -226,6 +261,13 @@ SUIDO_APP_KEY=$VAR/pki/demo-app.key
 SUIDO_APP_CERT=$VAR/pki/demo-app.crt
 SUIDO_PLATFORM_CERT=$VAR/pki/platform-dp.crt
 ENV
+if [ "$FTP" = 1 ]; then
+  cat >> "$VAR/run/endpoints.env" <<ENV
+SUIDO_FTP_URL=ftp://127.0.0.1:$FTP_PORT/
+SUIDO_FTP_USER=$FTP_USER
+SUIDO_FTP_PASSWORD=$FTP_PASSWORD
+ENV
+fi
 umask 022
 
 # Feed the samples the way an uploader should: write under a dot-name, then
@@ -247,6 +289,13 @@ suido is running (Ctrl-C stops everything).
   MQTT broker    127.0.0.1:$MQTT_PORT   (TLS, client certificate of $VAR/ca required)
   spool          $VAR/gateway/spool   (drop CSV files here)
   receipts       $VAR/gateway/receipts
+MSG
+if [ "$FTP" = 1 ]; then cat <<MSG
+  FTP intake     ftp://127.0.0.1:$FTP_PORT/   (user $FTP_USER, password in endpoints.env;
+                 receipts in receipts/ of the account, docs/ftp.md)
+MSG
+fi
+cat <<MSG
   logs           $VAR/log/
 Try:
   . $VAR/run/endpoints.env
@@ -255,11 +304,17 @@ Try:
   curl -s --cacert "\$SUIDO_API_CA" -H "Authorization: Bearer \$SUIDO_APP_TOKEN" -H "Accept: application/jose" \\
     \$SUIDO_API_URL/utilities/\$SUIDO_UTILITY/items | $BUILD/suido open --format json --key "\$SUIDO_APP_KEY" --from "\$SUIDO_PLATFORM_CERT"
 MSG
+if [ "$FTP" = 1 ]; then cat <<MSG
+  # deliver a file over FTP as an existing system does, then fetch its receipt:
+  curl -T file.csv --user "\$SUIDO_FTP_USER:\$SUIDO_FTP_PASSWORD" \$SUIDO_FTP_URL
+  curl --user "\$SUIDO_FTP_USER:\$SUIDO_FTP_PASSWORD" \${SUIDO_FTP_URL}receipts/file.csv.receipt.json
+MSG
+fi
 
 if [ "${SUIDO_RUN_QUIET:-0}" != 1 ]; then
   auth="Authorization: Bearer $TOKEN"
   for _ in $(seq 1 50); do  # until every sample has its receipt
-    [ "$(ls "$VAR/gateway/receipts" 2>/dev/null | wc -l)" -ge "$(ls "$SAMPLES"/*.csv 2>/dev/null | wc -l)" ] && break
+    [ "$(ls "$VAR"/gateway/receipts/*.receipt.json 2>/dev/null | wc -l)" -ge "$(ls "$SAMPLES"/*.csv 2>/dev/null | wc -l)" ] && break
     sleep 0.2
   done
   sleep 1

@@ -3,6 +3,7 @@
  */
 #include "gwconf.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,72 @@
 #include "suido/conf.h"
 #include "suido/error.h"
 #include "suido/profile.h"
+
+int gw_ftp_user_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 32 || !(isalnum((unsigned char)name[0])))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int load_ftp(const struct conf *c, const struct conf_section *s, struct gw_ftp *f,
+		    char *err, size_t errlen, const char *const *keys)
+{
+	const char *v;
+	long long n;
+	int b;
+
+	if (conf_check_keys(c, s, keys, err, errlen))
+		return SUIDO_ERR_CONFIG;
+	if (conf_get_str(c, s, "root", 1, NULL, &v, err, errlen))
+		return SUIDO_ERR_CONFIG;
+	if (!(f->root = conf_resolve_path(c, v)))
+		return SUIDO_ERR_NOMEM;
+	if (conf_get_str(c, s, "transfer_log", 1, NULL, &v, err, errlen))
+		return SUIDO_ERR_CONFIG;
+	if (!(f->log = conf_resolve_path(c, v)))
+		return SUIDO_ERR_NOMEM;
+	if (conf_get_str(c, s, "users", 0, "", &v, err, errlen))
+		return SUIDO_ERR_CONFIG;
+	/* a list separated by spaces or commas */
+	for (const char *p = v; *p;) {
+		size_t len = strcspn(p, " \t,");
+		if (len) {
+			char *name = strndup(p, len);
+			char **nu = realloc(f->users, (f->n_users + 1) * sizeof *nu);
+			if (!name || !nu) {
+				free(name);
+				if (nu)
+					f->users = nu;
+				return SUIDO_ERR_NOMEM;
+			}
+			f->users = nu;
+			f->users[f->n_users++] = name;
+			if (!gw_ftp_user_valid(name)) {
+				conf_error(c, s, conf_find(s, "users"), err, errlen,
+					   "\"%s\": a user name is 1-32 of a-z 0-9 _ - "
+					   "(starting with a letter or digit)", name);
+				return SUIDO_ERR_CONFIG;
+			}
+		}
+		p += len;
+		p += strspn(p, " \t,");
+	}
+	if (conf_get_int(c, s, "stale_seconds", 0, 60, 1, 7 * 86400, &n, err, errlen))
+		return SUIDO_ERR_CONFIG;
+	f->stale_ms = n * 1000;
+	if (conf_get_bool(c, s, "require_final_newline", 0, 1, &b, err, errlen))
+		return SUIDO_ERR_CONFIG;
+	f->require_final_newline = b;
+	return SUIDO_OK;
+}
 
 int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errlen)
 {
@@ -22,6 +89,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 						"cafile", "certfile", "keyfile",   NULL};
 	static const char *const sec_keys[] = {"format", "key", "platform_certificate", "ca",
 					       "mask_key", NULL};
+	static const char *const ftp_keys[] = {"root", "transfer_log", "users", "stale_seconds",
+					       "require_final_newline", NULL};
 	struct conf *c = NULL, *mc = NULL;
 	struct gw_config *g = NULL;
 	const struct conf_section *s;
@@ -41,7 +110,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	for (size_t i = 0; i < conf_section_count(c); i++) {
 		const struct conf_section *x = conf_section_at(c, i);
 		if (strcmp(x->kind, "gateway") && strcmp(x->kind, "send") && strcmp(x->kind, "mqtt") &&
-		    strcmp(x->kind, "security")) {
+		    strcmp(x->kind, "security") && strcmp(x->kind, "ftp")) {
 			conf_error(c, x, NULL, err, errlen, "unknown section");
 			goto fail;
 		}
@@ -182,6 +251,9 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 				      "platform_certificate, or format = plain)", path);
 		goto fail;
 	}
+	if ((s = conf_first(c, "ftp")) && (rc = load_ftp(c, s, &g->ftp, err, errlen, ftp_keys)) != SUIDO_OK)
+		goto fail;
+	rc = SUIDO_ERR_CONFIG;
 	if (!g->id || !g->utility || !g->timezone || !g->state_dir || !g->spool_dir ||
 	    !g->mapping_path || !g->log_level || !g->mqtt_host || !g->topic_prefix) {
 		snprintf(err, errlen, "%s: out of memory or path too long", path);
@@ -230,5 +302,10 @@ void gw_config_free(struct gw_config *g)
 	free(g->platform_cert_path);
 	free(g->ca_path);
 	free(g->mask_key_path);
+	free(g->ftp.root);
+	free(g->ftp.log);
+	for (size_t i = 0; i < g->ftp.n_users; i++)
+		free(g->ftp.users[i]);
+	free(g->ftp.users);
 	free(g);
 }

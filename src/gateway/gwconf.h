@@ -19,6 +19,20 @@
  * only). */
 enum gw_format { GW_FORMAT_JSON = 0, GW_FORMAT_PLAIN, GW_FORMAT_XML };
 
+/* [ftp]: uploads through vsftpd (docs/ftp.md). root is NULL without the
+ * section. */
+struct gw_ftp {
+	char *root;      /* ROOT/<user> is each sender's directory (its FTP jail) */
+	char *log;       /* vsftpd's log (vsftpd_log_file, or an xferlog) */
+	char **users;    /* n_users names; none: every valid directory under root */
+	size_t n_users;
+	int64_t stale_ms; /* a file with no log entry this long is an abandoned upload */
+	int require_final_newline; /* a file not ending in a line end is incomplete */
+};
+
+/* 1-32 of a-z 0-9 _ -, starting with a letter or digit: an FTP account name. */
+int gw_ftp_user_valid(const char *name);
+
 struct gw_config {
 	char *id;           /* gateway id */
 	char *utility;
@@ -47,6 +61,7 @@ struct gw_config {
 	char *ca_path;            /* root CA certificate to check it against, or NULL */
 	char *mask_key_path;      /* the utility's mask key (mask.h); required when the
 				   * mapping masks columns, else NULL */
+	struct gw_ftp ftp;
 };
 
 /*

@@ -5,6 +5,7 @@
  */
 #include "intake.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,13 +89,44 @@ static int receipt_render(struct strbuf *out, const struct intake_ctx *c, const 
 	return out->failed ? SUIDO_ERR_NOMEM : SUIDO_OK;
 }
 
-static int write_receipt(const struct intake_ctx *c, const char *name, const char *text,
+static int write_receipt(const struct intake_ctx *c, const struct intake_origin *o,
+			 const char *name, const char *text,
 			 char *err, size_t errlen)
 {
-	char rname[NAME_MAX_TAKEN + 32];
+	char rname[NAME_MAX_TAKEN + 32], path[4096];
+	int rc;
 
 	snprintf(rname, sizeof rname, "%s.receipt.json", name);
-	return fsutil_write_atomic(c->receipts_dir, rname, text, strlen(text), err, errlen);
+	rc = fsutil_write_atomic(c->receipts_dir, rname, text, strlen(text), err, errlen);
+	if (rc != SUIDO_OK || !o || !o->receipts_copy_dir)
+		return rc;
+	/* The sender's copy: its FTP server lets it download world-readable
+	 * files only, and its own uploads are not. */
+	rc = fsutil_write_atomic(o->receipts_copy_dir, rname, text, strlen(text), err, errlen);
+	if (rc != SUIDO_OK)
+		return rc;
+	snprintf(path, sizeof path, "%s/%s", o->receipts_copy_dir, rname);
+	if (chmod(path, 0644) != 0) {
+		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
+		return SUIDO_ERR_IO;
+	}
+	return SUIDO_OK;
+}
+
+/* Nonzero when a receipt for name is missing in a directory it belongs in. */
+static int receipt_missing(const struct intake_ctx *c, const struct intake_origin *o,
+			   const char *name)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s.receipt.json", c->receipts_dir, name);
+	if (lstat(path, &st) != 0)
+		return 1;
+	if (!o || !o->receipts_copy_dir)
+		return 0;
+	snprintf(path, sizeof path, "%s/%s.receipt.json", o->receipts_copy_dir, name);
+	return lstat(path, &st) != 0;
 }
 
 /* Moves the file out of the spool, never over an earlier file. */
@@ -113,7 +145,7 @@ static int move_out(const struct intake_ctx *c, const char *name, const char *sh
 }
 
 /* Writes a receipt for a file refused as a whole, and moves it to rejected/. */
-static int refuse(const struct intake_ctx *c, const char *name, const char *sha, int64_t now_ms,
+static int refuse(const struct intake_ctx *c, const struct intake_origin *o, const char *name, const char *sha, int64_t now_ms,
 		  struct intake_result *res, const char *encoding, const char *reason, char *err,
 		  size_t errlen)
 {
@@ -124,7 +156,7 @@ static int refuse(const struct intake_ctx *c, const char *name, const char *sha,
 	log_warn("intake", "%s: refused: %s", name, reason);
 	rc = receipt_render(&out, c, name, sha, now_ms, res, encoding, reason, NULL);
 	if (rc == SUIDO_OK)
-		rc = write_receipt(c, name, out.data, err, errlen);
+		rc = write_receipt(c, o, name, out.data, err, errlen);
 	if (rc == SUIDO_OK)
 		rc = move_out(c, name, sha, 1, err, errlen);
 	strbuf_free(&out);
@@ -226,6 +258,13 @@ static int map_rows(const struct intake_ctx *c, struct csv_reader *rd, struct ma
 int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 		struct intake_result *res, char *err, size_t errlen)
 {
+	return intake_file_from(c, NULL, name, now_ms, res, err, errlen);
+}
+
+int intake_file_from(const struct intake_ctx *c, const struct intake_origin *o,
+		     const char *name, int64_t now_ms, struct intake_result *res, char *err,
+		     size_t errlen)
+{
 	struct textenc_result text = {0};
 	struct csv_reader *rd = NULL;
 	struct mapping_file *mf = NULL;
@@ -233,12 +272,13 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 	struct receipt r = {STRBUF_INIT, 0, c->max_errors ? c->max_errors : 1000, 0};
 	struct strbuf out = STRBUF_INIT;
 	struct csv_record header;
-	char *data = NULL, sha[65], why[320];
+	char *data = NULL, sha[65], why[320], qname[NAME_MAX_TAKEN + 48];
 	const char *enc_name = "unknown";
 	size_t len = 0, nul;
 	int rc;
 
 	memset(res, 0, sizeof *res);
+	snprintf(qname, sizeof qname, "%.40s%s", o && o->record_prefix ? o->record_prefix : "", name);
 	if (strlen(name) > NAME_MAX_TAKEN) {
 		char shortname[64];
 		snprintf(shortname, sizeof shortname, "%.40s-long-name", name);
@@ -246,7 +286,7 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 		rc = receipt_render(&out, c, shortname, NULL, now_ms, res, enc_name,
 				    "file name longer than 200 bytes", NULL);
 		if (rc == SUIDO_OK)
-			rc = write_receipt(c, shortname, out.data, err, errlen);
+			rc = write_receipt(c, o, shortname, out.data, err, errlen);
 		if (rc == SUIDO_OK)
 			rc = fsutil_move(c->spool_dir, name, c->rejected_dir, shortname, err, errlen);
 		goto done;
@@ -258,7 +298,7 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 		goto done;
 	}
 	if (rc == SUIDO_ERR_LIMIT || rc == SUIDO_ERR_INVALID) {
-		rc = refuse(c, name, NULL, now_ms, res, enc_name,
+		rc = refuse(c, o, name, NULL, now_ms, res, enc_name,
 			    rc == SUIDO_ERR_LIMIT ? "file larger than max_file_bytes" : why, err,
 			    errlen);
 		goto done;
@@ -273,13 +313,9 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 	if (rc == SUIDO_OK) {
 		/* Taken before: either our own crash between commit and move (the
 		 * receipt is missing: write the one stored), or a re-upload. */
-		char rname[NAME_MAX_TAKEN + 32], rpath[4096];
-		struct stat st;
-		snprintf(rname, sizeof rname, "%s.receipt.json", name);
-		snprintf(rpath, sizeof rpath, "%s/%s", c->receipts_dir, rname);
-		if (strcmp(known.name, name) == 0 && lstat(rpath, &st) != 0) {
+		if (strcmp(known.name, qname) == 0 && receipt_missing(c, o, name)) {
 			res->status = INTAKE_ACCEPTED;
-			rc = write_receipt(c, name, known.receipt, err, errlen);
+			rc = write_receipt(c, o, name, known.receipt, err, errlen);
 			log_info("intake", "%s: taken before a restart; receipt restored", name);
 		} else {
 			char ts[32], reason[512];
@@ -290,7 +326,7 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 			res->status = INTAKE_DUPLICATE;
 			rc = receipt_render(&out, c, name, sha, now_ms, res, enc_name, reason, NULL);
 			if (rc == SUIDO_OK)
-				rc = write_receipt(c, name, out.data, err, errlen);
+				rc = write_receipt(c, o, name, out.data, err, errlen);
 			log_info("intake", "%s: duplicate of %s", name, known.name);
 		}
 		if (rc == SUIDO_OK)
@@ -304,7 +340,7 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 	if (textenc_is_binary((const unsigned char *)data, len)) {
 		nul = (size_t)((char *)memchr(data, '\0', len) - data);
 		snprintf(why, sizeof why, "binary file (NUL byte at offset %zu)", nul);
-		rc = refuse(c, name, sha, now_ms, res, enc_name, why, err, errlen);
+		rc = refuse(c, o, name, sha, now_ms, res, enc_name, why, err, errlen);
 		goto done;
 	}
 	if ((rc = textenc_decode((const unsigned char *)data, len, c->encoding, &text)) !=
@@ -319,13 +355,13 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 	case CSV_RECORD:
 		break;
 	case CSV_END:
-		rc = refuse(c, name, sha, now_ms, res, enc_name, "empty file: no header row", err,
+		rc = refuse(c, o, name, sha, now_ms, res, enc_name, "empty file: no header row", err,
 			    errlen);
 		goto done;
 	case CSV_BAD: {
 		char reason[400];
 		snprintf(reason, sizeof reason, "line %lu: header row: %s", header.line, why);
-		rc = refuse(c, name, sha, now_ms, res, enc_name, reason, err, errlen);
+		rc = refuse(c, o, name, sha, now_ms, res, enc_name, reason, err, errlen);
 		goto done;
 	}
 	default:
@@ -333,13 +369,13 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 		goto done;
 	}
 	if (record_has_bad_bytes(&text, &header)) {
-		rc = refuse(c, name, sha, now_ms, res, enc_name,
+		rc = refuse(c, o, name, sha, now_ms, res, enc_name,
 			    "line 1: header row: invalid byte sequence", err, errlen);
 		goto done;
 	}
 	rc = mapping_file_begin(c->mapping, &header, &mf, why, sizeof why);
 	if (rc == SUIDO_ERR_NOTFOUND || rc == SUIDO_ERR_INVALID) {
-		rc = refuse(c, name, sha, now_ms, res, enc_name, why, err, errlen);
+		rc = refuse(c, o, name, sha, now_ms, res, enc_name, why, err, errlen);
 		goto done;
 	}
 	if (rc != SUIDO_OK)
@@ -365,13 +401,13 @@ int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 		queue_intake_abort(c->queue);
 		goto done;
 	}
-	rc = queue_intake_commit(c->queue, sha, name, now_ms, out.data);
+	rc = queue_intake_commit(c->queue, sha, qname, now_ms, out.data);
 	if (rc != SUIDO_OK) {
 		snprintf(err, errlen, "queue: commit: %s", suido_strerror(rc));
 		goto done;
 	}
 	/* Committed: from here a crash is repaired by the hash lookup above. */
-	rc = write_receipt(c, name, out.data, err, errlen);
+	rc = write_receipt(c, o, name, out.data, err, errlen);
 	if (rc == SUIDO_OK)
 		rc = move_out(c, name, sha, res->status == INTAKE_REJECTED, err, errlen);
 	log_info("intake", "%s: %s, layout %s, %s, %ld rows, %ld accepted, %ld rejected, %zu points",
@@ -386,4 +422,51 @@ done:
 	textenc_result_free(&text);
 	free(data);
 	return rc;
+}
+
+int intake_reject(const struct intake_ctx *c, const struct intake_origin *o,
+		  const char *name, const char *reason,
+		  int64_t now_ms, struct intake_result *res, char *err, size_t errlen)
+{
+	struct strbuf out = STRBUF_INIT;
+	char path[4096], dst[NAME_MAX_TAKEN + 64], shortname[64];
+	const char *rname = name;
+	struct stat st;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	snprintf(path, sizeof path, "%s/%s", c->spool_dir, name);
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT) {
+			res->status = INTAKE_GONE;
+			return SUIDO_OK;
+		}
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return SUIDO_ERR_IO;
+	}
+	if (strlen(name) > NAME_MAX_TAKEN) {
+		snprintf(shortname, sizeof shortname, "%.40s-long-name", name);
+		rname = shortname;
+	}
+	res->status = INTAKE_REJECTED;
+	log_warn("intake", "%s: refused: %s", name, reason);
+	rc = receipt_render(&out, c, rname, NULL, now_ms, res, "unknown", reason, NULL);
+	if (rc == SUIDO_OK)
+		rc = write_receipt(c, o, rname, out.data, err, errlen);
+	strbuf_free(&out);
+	if (rc != SUIDO_OK)
+		return rc;
+	/* rejected/ keeps every refused file: pick a name not taken there. */
+	snprintf(dst, sizeof dst, "%s", rname);
+	for (int i = 0;; i++) {
+		snprintf(path, sizeof path, "%s/%s", c->rejected_dir, dst);
+		if (lstat(path, &st) != 0)
+			break;
+		if (i == 1000) {
+			snprintf(err, errlen, "%s: no free name in %s", name, c->rejected_dir);
+			return SUIDO_ERR_IO;
+		}
+		snprintf(dst, sizeof dst, "%s.%lld.%d", rname, (long long)now_ms, i);
+	}
+	return fsutil_move(c->spool_dir, name, c->rejected_dir, dst, err, errlen);
 }

@@ -33,6 +33,17 @@ struct intake_ctx {
 	const struct mask_key *mask_key; /* borrowed; required when mapping_masks(mapping) */
 };
 
+/* Where a file came from, when not simply dropped into the spool: an FTP
+ * sender (docs/ftp.md). */
+struct intake_origin {
+	/* NULL, or a second directory every receipt is also written to,
+	 * readable by all (mode 0644): the sender's receipts/ */
+	const char *receipts_copy_dir;
+	/* NULL, or prepended to the name the queue keeps for a file (which
+	 * sender it came from, e.g. "ftp:alice/"; at most 40 bytes) */
+	const char *record_prefix;
+};
+
 enum intake_status {
 	INTAKE_ACCEPTED,  /* every row taken */
 	INTAKE_PARTIAL,   /* some rows rejected, the rest taken */
@@ -59,6 +70,28 @@ struct intake_result {
  */
 int intake_file(const struct intake_ctx *c, const char *name, int64_t now_ms,
 		struct intake_result *res, char *err, size_t errlen);
+
+/*
+ * intake_file for a file from origin o (NULL: as intake_file): the receipt
+ * is also written to o->receipts_copy_dir, and the queue keeps the name
+ * under o->record_prefix, so the same name from two senders is not taken
+ * for a restart's repair. Same returns.
+ */
+int intake_file_from(const struct intake_ctx *c, const struct intake_origin *o,
+		     const char *name, int64_t now_ms, struct intake_result *res, char *err,
+		     size_t errlen);
+
+/*
+ * Refuses spool_dir/name without reading it as data (an upload that did not
+ * finish): writes a receipt (also to o->receipts_copy_dir when o is set) of status rejected with reason, and moves the
+ * file to rejected_dir (under a new name if one is taken there: nothing is
+ * overwritten, nothing deleted). Nothing is queued. SUIDO_OK (*res filled,
+ * INTAKE_GONE when the file was not there), or SUIDO_ERR_FULL / _IO with
+ * detail in err (the file stays where it is).
+ */
+int intake_reject(const struct intake_ctx *c, const struct intake_origin *o,
+		  const char *name, const char *reason,
+		  int64_t now_ms, struct intake_result *res, char *err, size_t errlen);
 
 const char *intake_status_name(enum intake_status s);
 

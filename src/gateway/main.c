@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ftpspool.h"
 #include "gwconf.h"
 #include "gwseal.h"
 #include "intake.h"
@@ -79,7 +80,8 @@ static int make_dirs(const struct gw_config *g, char *done, char *rejected, char
 }
 
 /* Takes ready files for at most budget_ms. Returns points queued. */
-static size_t take_files(struct spool *sp, const struct intake_ctx *ic, int64_t budget_ms,
+static size_t take_files(struct spool *sp, const struct intake_ctx *ic,
+			 const struct intake_origin *origin, int64_t budget_ms,
 			 int *paused_until_valid, int64_t *paused_until)
 {
 	int64_t start = timeutil_mono_ms();
@@ -88,7 +90,7 @@ static size_t take_files(struct spool *sp, const struct intake_ctx *ic, int64_t 
 
 	while (timeutil_mono_ms() - start < budget_ms && spool_take(sp, timeutil_mono_ms(), name, sizeof name)) {
 		struct intake_result res;
-		int rc = intake_file(ic, name, timeutil_now_ms(), &res, err, sizeof err);
+		int rc = intake_file_from(ic, origin, name, timeutil_now_ms(), &res, err, sizeof err);
 		if (rc == SUIDO_OK) {
 			points += res.points;
 			continue;
@@ -123,6 +125,7 @@ int main(int argc, char **argv)
 	struct gwseal *seal = NULL;
 	struct mask_key *mkey = NULL;
 	struct spool *sp = NULL;
+	struct ftpspool *fs = NULL;
 	struct ack_relay relay = {NULL};
 	char err[1024], done[PATH_MAX], rejected[PATH_MAX], receipts[PATH_MAX];
 	char dbpath[PATH_MAX];
@@ -219,6 +222,8 @@ int main(int argc, char **argv)
 		fatal("gateway", "%s", err);
 	struct intake_ctx ic = {g->mapping, q, g->id, g->spool_dir, done, rejected, receipts,
 				g->max_file_bytes, g->encoding, 1000, mkey};
+	if (g->ftp.root && ftpspool_open(&g->ftp, g->state_dir, &ic, &fs, err, sizeof err) != SUIDO_OK)
+		fatal("gateway", "%s", err);
 	if (mkey)
 		log_info("gateway", "masking with key %s (columns: see %s)", mask_key_id(mkey),
 			 g->mapping_path);
@@ -233,8 +238,20 @@ int main(int argc, char **argv)
 		if (paused && now >= paused_until)
 			paused = 0;
 		spool_poll(sp);
-		if (!paused && take_files(sp, &ic, 200, &paused, &paused_until) > 0)
+		if (!paused && take_files(sp, &ic, NULL, 200, &paused, &paused_until) > 0)
 			next_make = 0; /* new points: cut messages now */
+		if (fs) {
+			/* FTP uploads: staged once vsftpd logged them complete, then
+			 * taken like spool files, each sender with its own receipts */
+			ftpspool_poll(fs, now);
+			for (size_t i = 0; i < ftpspool_senders(fs) && !paused; i++) {
+				struct spool *fsp = ftpspool_spool(fs, i);
+				spool_poll(fsp);
+				if (take_files(fsp, ftpspool_intake(fs, i), ftpspool_origin(fs, i), 100, &paused,
+					       &paused_until) > 0)
+					next_make = 0;
+			}
+		}
 		if (now >= next_make) {
 			int made = 1;
 			for (int i = 0; i < 64 && made; i++) {
@@ -267,15 +284,18 @@ int main(int argc, char **argv)
 						    "published, %llu resent, %llu acked (%llu duplicate), "
 						    "%llu rejected acks",
 					 (long long)st.pending_points, (long long)st.unacked_msgs,
-					 sender_inflight(snd), spool_ready_count(sp),
+					 sender_inflight(snd),
+					 spool_ready_count(sp) + (fs ? ftpspool_ready_count(fs) : 0),
 					 (unsigned long long)sc.published, (unsigned long long)sc.resent,
 					 (unsigned long long)sc.acked, (unsigned long long)sc.duplicates,
 					 (unsigned long long)sc.rejected_acks);
 			next_stats = now + 60000;
 		}
-		link_loop(lk, busy || spool_ready_count(sp) ? 1 : 50);
+		link_loop(lk, busy || spool_ready_count(sp) || (fs && ftpspool_ready_count(fs)) ? 1
+											   : 50);
 	}
 	log_info("gateway", "stopping");
+	ftpspool_free(fs);
 	spool_free(sp);
 	sender_free(snd);
 	link_free(lk);

@@ -107,6 +107,27 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_port_range(n, lo=20000, hi=60000):
+    """A first port p such that p .. p+n-1 are all free on loopback now
+    (vsftpd's passive range)."""
+    import random
+    for _ in range(200):
+        base = random.randrange(lo, hi - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port range of %d" % n)
+
+
 def iso_utc(t):
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -287,11 +308,16 @@ class Stack:
 
     def __init__(self, utility="demo", gateway="demo-gw1", extra_gateway_conf="", keep=False,
                  other_gateways=(), revoked_gateways=(), applications=None,
-                 extra_platform_conf="", gateway_format="json"):
+                 extra_platform_conf="", gateway_format="json", ftp=False,
+                 ftp_users=("sender1", "sender2"), ftp_conf=""):
         """other_gateways and revoked_gateways are registered on the platform
         too (format json, certificates from the same CA; the revoked ones are
         in the CRL the platform reads) but not started. gateway_format is the
-        [security] format of the started gateway, on both sides (json or xml)."""
+        [security] format of the started gateway, on both sides (json or xml).
+        ftp=True also configures vsftpd (scripts/ftp.sh, loopback, one
+        account per name in ftp_users with a random password: ftp_passwords)
+        and the gateway's [ftp] section (plus the lines in ftp_conf); start()
+        starts it first."""
         self.dir = tempfile.mkdtemp(prefix="suido-it-")
         self.utility, self.gateway, self.keep = utility, gateway, keep
         self.mqtt_port, self.http_port = free_port(), free_port()
@@ -405,9 +431,51 @@ cafile = {self.pki["ca"]}
 certfile = {self.pki["gw_tls"][gateway][1]}
 keyfile = {self.pki["gw_tls"][gateway][0]}
 """)
+        self.ftp = ftp
+        if ftp:
+            self._setup_ftp(ftp_users, ftp_conf)
         # The AP interface speaks HTTPS only, with a certificate of the CA.
         self.base_url = "https://127.0.0.1:%d" % self.http_port
         self.api = Api(self.base_url + "/ap/v1", self.token, cafile=self.pki["ca"])
+
+    def _setup_ftp(self, users, conf):
+        self.ftp_port = free_port()
+        self.ftp_pasv = free_port_range(10)
+        self.ftp_dir = os.path.join(self.dir, "ftp-server")
+        self.ftp_root = os.path.join(self.dir, "ftp")
+        self.ftp_passwords = {u: secrets.token_hex(12) for u in users}
+        env = dict(os.environ)
+        for u, pw in self.ftp_passwords.items():
+            env["SUIDO_FTP_PASSWORD_" + u.upper().replace("-", "_")] = pw
+        r = subprocess.run(["bash", os.path.join(SOURCE, "scripts", "ftp.sh"), "setup", self.ftp_dir,
+                            self.ftp_root, str(self.ftp_port), str(self.ftp_pasv),
+                            str(self.ftp_pasv + 9), *users], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(self.dir, "gateway.conf"), "a") as f:
+            f.write("[ftp]\nroot = %s\ntransfer_log = %s\n%s\n"
+                    % (self.ftp_root, os.path.join(self.ftp_dir, "vsftpd.log"), conf))
+
+    def ftp_url(self, user, path="/", password=None):
+        """ftp://user:password@127.0.0.1:port/path (the account's own
+        password unless one is given)."""
+        pw = self.ftp_passwords[user] if password is None else password
+        return "ftp://%s:%s@127.0.0.1:%d%s" % (user, pw, self.ftp_port, path)
+
+    def ftp_receipt_path(self, user, name):
+        """Where the gateway keeps its own receipt of an FTP upload."""
+        return os.path.join(self.receipts, "ftp", user, name + ".receipt.json")
+
+    def start_ftp(self):
+        self._start("vsftpd", [shutil.which("vsftpd") or "/usr/sbin/vsftpd", os.path.join(self.ftp_dir, "vsftpd.conf")])
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", self.ftp_port), timeout=1) as c:
+                    if c.recv(64).startswith(b"220"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("vsftpd did not start; log:\n" + self.log("vsftpd"))
 
     def urlopen(self, path, timeout=10):
         """GET base_url + path (/healthz, /metrics) over HTTPS, trusting the
@@ -456,6 +524,8 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         self._start("gateway", [os.path.join(BUILD, "suido-gateway"), "-c", os.path.join(self.dir, "gateway.conf")])
 
     def start(self):
+        if self.ftp:
+            self.start_ftp()
         self.start_broker()
         self.start_platform()
         self.start_gateway()
@@ -504,8 +574,11 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         raise AssertionError("no receipt for %s; gateway log:\n%s" % (name, self.log("gateway")))
 
     def stop(self):
-        for name in ("gateway", "platform", "mosquitto"):
+        for name in ("gateway", "platform", "mosquitto", "vsftpd"):
             self.kill(name, signal.SIGTERM)
+        if self.ftp:
+            subprocess.run(["bash", os.path.join(SOURCE, "scripts", "ftp.sh"), "teardown",
+                            self.ftp_dir], check=False)
         reports = sanitizer_reports(os.path.join(self.dir, "log"))
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -7,6 +7,7 @@ endpoints.env) opens to the file's values, while no byte of the platform's
 database, the gateway's queue, the broker's store or any log holds one of
 them in clear; and Ctrl-C stops everything it started."""
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,8 @@ import harness as h  # noqa: E402
 def main():
     var = tempfile.mkdtemp(prefix="suido-run-")
     env = dict(os.environ, SUIDO_VAR=var, SUIDO_BUILD=h.BUILD, SUIDO_RUN_QUIET="1",
-               SUIDO_MQTT_PORT=str(h.free_port()), SUIDO_HTTP_PORT=str(h.free_port()))
+               SUIDO_MQTT_PORT=str(h.free_port()), SUIDO_HTTP_PORT=str(h.free_port()),
+               SUIDO_FTP_PORT=str(h.free_port()), SUIDO_FTP_PASV=str(h.free_port_range(10)))
     expected = h.expected_from_samples()
     n_points = sum(len(e["values"]) for e in expected.values())
     assert n_points == 48 * 5 + 48 + 10 * 4 + 10 * 3, n_points
@@ -60,6 +62,28 @@ def main():
         # without a token the AP interface is closed
         st, _ = api.get("/utilities/%s/items" % util, token="")
         assert st == 401, st
+        if os.getuid() == 0:
+            # FTP intake (root only: chroot, PAM): the demo account delivers a
+            # sample again and fetches its receipt over FTP: a duplicate
+            for k in ("SUIDO_FTP_URL", "SUIDO_FTP_USER", "SUIDO_FTP_PASSWORD"):
+                assert endpoints.get(k), k
+            url, auth = endpoints["SUIDO_FTP_URL"], "%s:%s" % (
+                endpoints["SUIDO_FTP_USER"], endpoints["SUIDO_FTP_PASSWORD"])
+            assert url.startswith("ftp://127.0.0.1:"), url
+            sample = sorted(os.listdir(h.SAMPLES))[0]
+            r = subprocess.run(["curl", "-sS", "--max-time", "20", "--user", auth, "-T",
+                                os.path.join(h.SAMPLES, sample), url + "again.csv"],
+                               capture_output=True)
+            assert r.returncode == 0, r.stderr
+
+            def ftp_receipt():
+                r = subprocess.run(["curl", "-sS", "--max-time", "20", "--user", auth,
+                                    url + "receipts/again.csv.receipt.json"], capture_output=True)
+                return r.returncode == 0 and json.loads(r.stdout)
+            rec = h.wait_until(ftp_receipt, 20)
+            assert rec and rec["status"] == "duplicate", rec
+            print("FTP intake: a sample delivered again over FTP, its receipt (duplicate) "
+                  "fetched over FTP")
     finally:
         os.killpg(run.pid, signal.SIGINT)
         out = run.communicate(timeout=30)[0].decode(errors="replace")
