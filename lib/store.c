@@ -149,6 +149,20 @@ int store_get_file(struct store *s, const char *utility, const char *id, store_f
 	return s->ops->get_file(s->impl, utility, id, meta, content, original, ctx);
 }
 
+int store_put_gateway_event(struct store *s, const char *utility,
+			    const struct store_gateway_event *e)
+{
+	assert(s && utility && e && e->gateway && e->from && e->to && e->reason);
+	return s->ops->put_gateway_event(s->impl, utility, e);
+}
+
+int store_list_gateway_events(struct store *s, const char *utility, const char *gateway,
+			      size_t limit, store_event_fn fn, void *ctx)
+{
+	assert(s && utility && gateway && fn && limit >= 1 && limit <= 10000);
+	return s->ops->list_gateway_events(s->impl, utility, gateway, limit, fn, ctx);
+}
+
 int store_list_items(struct store *s, const char *utility, store_item_fn fn, void *ctx)
 {
 	assert(s && utility && fn);

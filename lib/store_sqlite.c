@@ -23,7 +23,7 @@
 #include "suido/log.h"
 
 /* Version of the schema below; a database from a later one is refused. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define BUSY_TIMEOUT_MS 10000
 
 /* The file store (v4): metadata first, the content and the sealed original
@@ -42,9 +42,20 @@
 	" PRIMARY KEY(utility_key, id));"                                                  \
 	"CREATE INDEX files_received ON files(utility_key, received_ms);"
 
+/* Gateway state changes (v5), append-only. */
+#define EVENTS_SQL                                                                         \
+	"CREATE TABLE gateway_events("                                                     \
+	" event_key INTEGER PRIMARY KEY,"                                                  \
+	" gateway_key INTEGER NOT NULL REFERENCES gateways(gateway_key),"                  \
+	" t INTEGER NOT NULL,"                                                             \
+	" from_state TEXT NOT NULL,"                                                       \
+	" to_state TEXT NOT NULL,"                                                         \
+	" reason TEXT NOT NULL);"                                                          \
+	"CREATE INDEX gateway_events_gw ON gateway_events(gateway_key, t);"
+
 static const char schema_sql[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
-	"INSERT INTO schema_version(version) VALUES(4);"
+	"INSERT INTO schema_version(version) VALUES(5);"
 	"CREATE TABLE utilities("
 	" utility_key INTEGER PRIMARY KEY,"
 	" id TEXT NOT NULL UNIQUE,"
@@ -84,7 +95,7 @@ static const char schema_sql[] =
 	" v REAL,"
 	" s TEXT,"
 	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;"
-	FILES_SQL;
+	FILES_SQL EVENTS_SQL;
 
 /* Migrations: migrate_sql[v] takes a database from version v to v + 1, run in
  * one transaction with the version update. */
@@ -94,6 +105,7 @@ static const char *const migrate_sql[SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE points ADD COLUMN s TEXT;"
 	      "UPDATE schema_version SET version = 3;",
 	[3] = FILES_SQL "UPDATE schema_version SET version = 4;",
+	[4] = EVENTS_SQL "UPDATE schema_version SET version = 5;",
 };
 
 enum stmt_id {
@@ -117,6 +129,8 @@ enum stmt_id {
 	ST_PUT_FILE,
 	ST_LIST_FILES,
 	ST_GET_FILE,
+	ST_PUT_EVENT,
+	ST_LIST_EVENTS,
 	ST__COUNT
 };
 
@@ -173,6 +187,15 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" f.content, f.original"
 			" FROM utilities u JOIN files f ON f.utility_key = u.utility_key"
 			" WHERE u.id = ?1 AND f.id = ?2",
+	[ST_PUT_EVENT] = "INSERT INTO gateway_events(gateway_key, t, from_state, to_state, reason)"
+			 " SELECT g.gateway_key, ?3, ?4, ?5, ?6 FROM utilities u"
+			 " JOIN gateways g ON g.utility_key = u.utility_key"
+			 " WHERE u.id = ?1 AND g.id = ?2",
+	[ST_LIST_EVENTS] = "SELECT e.t, e.from_state, e.to_state, e.reason FROM utilities u"
+			   " JOIN gateways g ON g.utility_key = u.utility_key"
+			   " JOIN gateway_events e ON e.gateway_key = g.gateway_key"
+			   " WHERE u.id = ?1 AND g.id = ?2 ORDER BY e.t DESC, e.event_key DESC"
+			   " LIMIT ?3",
 	[ST_COUNT_POINTS] = "SELECT count(*) FROM utilities u"
 			    " JOIN items i ON i.utility_key = u.utility_key"
 			    " JOIN points p ON p.item_key = i.item_key WHERE u.id = ?1",
@@ -721,6 +744,56 @@ static int sqlite_put_file(void *impl, const char *utility, const struct store_f
 	return ret;
 }
 
+static int sqlite_put_gateway_event(void *impl, const char *utility,
+				    const struct store_gateway_event *e)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_EVENT];
+	int rc, ret = SUIDO_OK;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, e->gateway);
+	sqlite3_bind_int64(st, 3, e->t_ms);
+	bind_str(st, 4, e->from);
+	bind_str(st, 5, e->to);
+	bind_str(st, 6, e->reason);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(q->db) == 0)
+			ret = SUIDO_ERR_NOTFOUND;
+	} else {
+		ret = fail(q, rc, "put gateway event");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sqlite_list_gateway_events(void *impl, const char *utility, const char *gateway,
+				      size_t limit, store_event_fn fn, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_LIST_EVENTS];
+	int rc, ret = SUIDO_OK;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, gateway);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_gateway_event e = {gateway, sqlite3_column_int64(st, 0),
+						(const char *)sqlite3_column_text(st, 1),
+						(const char *)sqlite3_column_text(st, 2),
+						(const char *)sqlite3_column_text(st, 3)};
+		if (fn(ctx, &e)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(q, rc, "list gateway events");
+	sqlite3_reset(st);
+	return ret;
+}
+
 static void column_file(sqlite3_stmt *st, struct store_file *f)
 {
 	f->id = (const char *)sqlite3_column_text(st, 0);
@@ -1043,6 +1116,8 @@ const struct store_ops store_sqlite_ops = {
 	.put_file = sqlite_put_file,
 	.list_files = sqlite_list_files,
 	.get_file = sqlite_get_file,
+	.put_gateway_event = sqlite_put_gateway_event,
+	.list_gateway_events = sqlite_list_gateway_events,
 	.list_items = sqlite_list_items,
 	.get_item = sqlite_get_item,
 	.values = sqlite_values,

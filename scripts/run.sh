@@ -93,6 +93,8 @@ chmod 700 "$VAR/pki"
 # A fresh bearer token for the demo utility: the platform keeps only its hash.
 TOKEN=$(openssl rand -hex 32)
 TOKEN_SHA=$(printf '%s' "$TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
+ADMIN_TOKEN=$(openssl rand -hex 32)
+ADMIN_TOKEN_SHA=$(printf '%s' "$ADMIN_TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
 APP_TOKEN=$(openssl rand -hex 32)
 APP_TOKEN_SHA=$(printf '%s' "$APP_TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
 
@@ -102,12 +104,17 @@ cat > "$VAR/run/mosquitto.acl" <<ACL
 user suido-platform
 topic read suido/v1/+/+/data
 topic read suido/v1/+/+/file
+topic read suido/v1/+/+/status
+topic read suido/v1/+/+/health
 topic write suido/v1/+/+/ack
+topic write suido/v1/+/+/command
 
 pattern write suido/v1/+/%u/data
 pattern write suido/v1/+/%u/file
 pattern write suido/v1/+/%u/status
+pattern write suido/v1/+/%u/health
 pattern read suido/v1/+/%u/ack
+pattern read suido/v1/+/%u/command
 ACL
 
 # user: started as root, mosquitto would switch to the mosquitto user, who
@@ -167,6 +174,14 @@ api_token_sha256 = $TOKEN_SHA
 utility = $UTILITY
 format = json
 certificate = $VAR/pki/$GATEWAY.crt
+sending = yes
+interval_s = 10
+
+[monitor]
+health_interval_s = 10
+
+[admin]
+api_token_sha256 = $ADMIN_TOKEN_SHA
 
 [application demo-app]
 utility = $UTILITY
@@ -255,6 +270,8 @@ SUIDO_MQTT_CA=$VAR/ca/ca.crt
 SUIDO_METRICS_URL=$BASE/metrics
 SUIDO_LOG_DIR=$VAR/log
 SUIDO_MASK_KEY=$VAR/pki/$UTILITY-mask.key
+SUIDO_ADMIN_URL=$BASE
+SUIDO_ADMIN_TOKEN=$ADMIN_TOKEN
 SUIDO_APP_ID=demo-app
 SUIDO_APP_TOKEN=$APP_TOKEN
 SUIDO_APP_KEY=$VAR/pki/demo-app.key

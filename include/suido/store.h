@@ -48,6 +48,14 @@ typedef int (*store_item_fn)(void *ctx, const struct store_item *item);
 typedef int (*store_point_fn)(void *ctx, const struct store_point *p);
 /* The signed original of a message: data[len], borrowed for the call only. */
 typedef void (*store_original_fn)(void *ctx, const void *data, size_t len);
+/* A gateway's state change (monitoring): strings borrowed for the call. */
+struct store_gateway_event {
+	const char *gateway;
+	int64_t t_ms;
+	const char *from, *to; /* state names */
+	const char *reason;
+};
+typedef int (*store_event_fn)(void *ctx, const struct store_gateway_event *e);
 /* A file's metadata; return as store_item_fn. */
 typedef int (*store_file_fn)(void *ctx, const struct store_file *f);
 
@@ -83,6 +91,10 @@ struct store_ops {
 	int (*list_files)(void *impl, const char *utility, store_file_fn fn, void *ctx);
 	int (*get_file)(void *impl, const char *utility, const char *id, store_file_fn meta,
 			store_original_fn content, store_original_fn original, void *ctx);
+	int (*put_gateway_event)(void *impl, const char *utility,
+				 const struct store_gateway_event *e);
+	int (*list_gateway_events)(void *impl, const char *utility, const char *gateway,
+				   size_t limit, store_event_fn fn, void *ctx);
 };
 
 /* The SQLite backend (store_sqlite.c). */
@@ -200,5 +212,16 @@ int store_list_files(struct store *s, const char *utility, store_file_fn fn, voi
  */
 int store_get_file(struct store *s, const char *utility, const char *id, store_file_fn meta,
 		   store_original_fn content, store_original_fn original, void *ctx);
+
+/* Keeps a gateway's state change (append-only; in its own transaction when
+ * none is open). SUIDO_OK, SUIDO_ERR_NOTFOUND (gateway not registered to
+ * utility), _FULL, _DB. */
+int store_put_gateway_event(struct store *s, const char *utility,
+			    const struct store_gateway_event *e);
+
+/* Calls fn for the newest limit (1..10,000) events of utility's gateway,
+ * newest first. SUIDO_OK (none is no error) or _DB. */
+int store_list_gateway_events(struct store *s, const char *utility, const char *gateway,
+			      size_t limit, store_event_fn fn, void *ctx);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "cmd_ca.h"
 #include "cmd_mask.h"
+#include "cmd_gateway.h"
 #include "cmd_original.h"
 #include "cmd_seal.h"
 #include "suido/hex.h"
@@ -102,6 +103,8 @@ int main(int argc, char **argv)
 		return cmd_ca(argc - 1, argv + 1);
 	if (strcmp(argv[1], "original") == 0)
 		return cmd_original(argc - 1, argv + 1);
+	if (strcmp(argv[1], "gateway") == 0)
+		return cmd_gateway(argc - 1, argv + 1);
 	fprintf(stderr, "suido: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return 64;

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -981,6 +982,196 @@ static void post_file(struct route *rt, struct reply *r)
 	}
 }
 
+/* ---- gateway monitoring (docs/api.md "Gateways") ---- */
+
+static void put_ms_or_null(struct strbuf *sb, int64_t ms)
+{
+	if (ms)
+		put_time(sb, ms);
+	else
+		strbuf_puts(sb, "null");
+}
+
+static int gateway_cb(void *ctx, const struct monitor_view *v)
+{
+	struct list_ctx *c = ctx;
+	struct strbuf *sb = c->sb;
+	const char *st = monitor_state_name(v->state);
+
+	strbuf_puts(sb, c->n++ ? ",{\"id\":" : "{\"id\":");
+	strbuf_json_str(sb, v->gateway, strlen(v->gateway));
+	strbuf_puts(sb, ",\"state\":");
+	strbuf_json_str(sb, st, strlen(st));
+	strbuf_puts(sb, ",\"since\":");
+	put_time(sb, v->since);
+	strbuf_printf(sb, ",\"connected\":%s,\"sending\":%s,\"interval_s\":%u,\"last_seen\":",
+		      v->connected ? "true" : "false", v->sending ? "true" : "false",
+		      v->interval_s);
+	put_ms_or_null(sb, v->last_seen);
+	strbuf_puts(sb, ",\"last_data\":");
+	put_ms_or_null(sb, v->last_data);
+	strbuf_puts(sb, ",\"last_health\":");
+	put_ms_or_null(sb, v->last_health);
+	/* the report as verified: a JSON object checked when it arrived */
+	strbuf_puts(sb, ",\"health\":");
+	strbuf_puts(sb, *v->health ? v->health : "null");
+	strbuf_putc(sb, '}');
+	return sb->failed;
+}
+
+static void get_gateways(struct route *rt, struct reply *r)
+{
+	struct list_ctx c = {&r->body, 0};
+
+	if (!rt->a->cfg->monitor) {
+		reply_error(r, 404, "not_found", "Gateway monitoring is not enabled.");
+		return;
+	}
+	strbuf_puts(&r->body, "{\"gateways\":[");
+	if (monitor_each(rt->a->cfg->monitor, rt->utility, gateway_cb, &c) != SUIDO_OK) {
+		reply_error(r, 500, "internal", "Out of memory.");
+		return;
+	}
+	strbuf_puts(&r->body, "]}");
+	r->status = 200;
+}
+
+static int event_cb(void *ctx, const struct store_gateway_event *e)
+{
+	struct list_ctx *c = ctx;
+	struct strbuf *sb = c->sb;
+
+	strbuf_puts(sb, c->n++ ? ",{\"t\":" : "{\"t\":");
+	put_time(sb, e->t_ms);
+	strbuf_puts(sb, ",\"from\":");
+	strbuf_json_str(sb, e->from, strlen(e->from));
+	strbuf_puts(sb, ",\"to\":");
+	strbuf_json_str(sb, e->to, strlen(e->to));
+	strbuf_puts(sb, ",\"reason\":");
+	strbuf_json_str(sb, e->reason, strlen(e->reason));
+	strbuf_putc(sb, '}');
+	return sb->failed;
+}
+
+static void get_gateway_events(struct route *rt, struct reply *r)
+{
+	const struct plat_config *pc = rt->a->cfg->platform;
+	const struct plat_gateway *gw = pc ? plat_config_gateway(pc, rt->item) : NULL;
+	struct list_ctx c = {&r->body, 0};
+	int64_t limit = 100;
+	int rc;
+
+	if (!gw || strcmp(gw->utility, rt->utility) != 0) {
+		reply_error(r, 404, "not_found", "No such gateway.");
+		return;
+	}
+	if ((rc = param_int(rt->conn, "limit", &limit, r)) < 0)
+		return;
+	if (limit < 1 || limit > 10000) {
+		reply_error(r, 400, "bad_request", "limit must be between 1 and 10000.");
+		return;
+	}
+	strbuf_puts(&r->body, "{\"events\":[");
+	rc = store_list_gateway_events(rt->s, rt->utility, rt->item, (size_t)limit, event_cb, &c);
+	if (rc != SUIDO_OK) {
+		reply_store_error(r, rc, "");
+		return;
+	}
+	strbuf_puts(&r->body, "]}");
+	r->status = 200;
+}
+
+/* ---- the operator's commands: POST /admin/v1/gateways/{id}/commands ---- */
+
+static void serve_admin(struct api *a, struct MHD_Connection *conn, struct req *rq,
+			const char *path, size_t plen, struct reply *r)
+{
+	const char *pre = "/admin/v1/gateways/", *h, *tok;
+	const struct plat_gateway *gw;
+	char gwid[PROFILE_NAME_MAX + 1], err[200];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	size_t n, pl = strlen(pre), idlen;
+	struct command c;
+	json_t *j = NULL;
+	json_error_t je;
+	int kind;
+
+	if (!a->cfg->commands || !a->cfg->has_admin_token || !a->cfg->platform) {
+		reply_error(r, 404, "not_found", "No such resource.");
+		return;
+	}
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+		reply_error(r, 401, "unauthorized", "The admin bearer token is required.");
+		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		r->hval = REALM;
+		return;
+	}
+	for (tok = h + 7; *tok == ' '; tok++)
+		;
+	n = strlen(tok);
+	if (n == 0 || n > TOKEN_MAX || EVP_Digest(tok, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    CRYPTO_memcmp(md, a->cfg->admin_token_sha256, 32) != 0) {
+		reply_error(r, 401, "invalid_token", "The bearer token is not valid.");
+		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		r->hval = REALM ", error=\"invalid_token\"";
+		return;
+	}
+	/* /admin/v1/gateways/{id}/commands, the id as it is (gateway ids need no escapes) */
+	if (plen <= pl || memcmp(path, pre, pl) != 0 ||
+	    (idlen = strcspn(path + pl, "/")) == 0 || idlen > PROFILE_NAME_MAX ||
+	    plen != pl + idlen + strlen("/commands") ||
+	    memcmp(path + pl + idlen, "/commands", 9) != 0) {
+		reply_error(r, 404, "not_found", "No such resource.");
+		return;
+	}
+	memcpy(gwid, path + pl, idlen);
+	gwid[idlen] = '\0';
+	if (!rq || !rq->is_post) {
+		reply_error(r, 405, "method_not_allowed", "Commands are POSTed.");
+		r->hname = MHD_HTTP_HEADER_ALLOW;
+		r->hval = "POST";
+		return;
+	}
+	if (!(gw = plat_config_gateway(a->cfg->platform, gwid))) {
+		reply_error(r, 404, "not_found", "No such gateway.");
+		return;
+	}
+	j = rq->body.failed ? NULL
+			    : json_loadb(rq->body.data ? rq->body.data : "", rq->body.len,
+					 JSON_REJECT_DUPLICATES, &je);
+	memset(&c, 0, sizeof c);
+	if (!j || !json_is_object(j) || !json_is_string(json_object_get(j, "command")) ||
+	    (kind = command_parse_kind(json_string_value(json_object_get(j, "command")))) < 0) {
+		json_decref(j);
+		reply_error(r, 400, "bad_request", "Expected {\"command\": \"start\" | \"stop\" | "
+			    "\"resend\", ...} (docs/api.md).");
+		return;
+	}
+	c.kind = (enum command_kind)kind;
+	snprintf(c.utility, sizeof c.utility, "%s", gw->utility);
+	snprintf(c.gateway, sizeof c.gateway, "%s", gw->id);
+	snprintf(c.reason, sizeof c.reason, "admin");
+	c.interval_s = json_is_integer(json_object_get(j, "interval_s"))
+			       ? (unsigned)json_integer_value(json_object_get(j, "interval_s"))
+			       : gw->interval_s;
+	if (json_is_integer(json_object_get(j, "from_seq")))
+		c.from_seq = (uint64_t)json_integer_value(json_object_get(j, "from_seq"));
+	if (json_is_integer(json_object_get(j, "to_seq")))
+		c.to_seq = (uint64_t)json_integer_value(json_object_get(j, "to_seq"));
+	json_decref(j);
+	if (command_post(a->cfg->commands, &c, err, sizeof err) != SUIDO_OK) {
+		reply_error(r, 400, "bad_request", err);
+		return;
+	}
+	log_info("api", "admin: %s queued for gateway %s", command_kind_name(c.kind), c.gateway);
+	strbuf_puts(&r->body, "{\"gateway\":");
+	strbuf_json_str(&r->body, c.gateway, strlen(c.gateway));
+	strbuf_printf(&r->body, ",\"command\":\"%s\",\"queued\":true}", command_kind_name(c.kind));
+	r->status = 202;
+}
+
 /* Seals a JSON answer for the calling application (Accept: application/jose). */
 static void seal_reply(struct route *rt, struct reply *r)
 {
@@ -1070,6 +1261,10 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		goto not_allowed;
 	else if (nseg == 6 && strcmp(seg[4], "files") == 0)
 		handler = get_file;
+	else if (nseg == 5 && strcmp(seg[4], "gateways") == 0)
+		handler = get_gateways;
+	else if (nseg == 7 && strcmp(seg[4], "gateways") == 0 && strcmp(seg[6], "events") == 0)
+		handler = get_gateway_events;
 	else if (nseg == 5 && strcmp(seg[4], "items") == 0)
 		handler = get_items;
 	else if (nseg == 5 && strcmp(seg[4], "latest") == 0)
@@ -1219,6 +1414,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	plen = strcspn(path, "?#");
 	if (path_is(path, plen, "/ap/v1", 1)) {
 		serve_ap(a, conn, rq, path, plen, &r);
+	} else if (path_is(path, plen, "/admin/v1", 1)) {
+		serve_admin(a, conn, rq, path, plen, &r);
 	} else if (path_is(path, plen, "/healthz", 0)) {
 		struct store *s = thread_store(a);
 		if (s) {
@@ -1233,6 +1430,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		r.status = 200;
 		r.ctype = METRICS_TYPE;
 		metrics_render(a->m, &r.body);
+		if (a->cfg->monitor)
+			monitor_render_metrics(a->cfg->monitor, &r.body);
 	} else {
 		reply_error(&r, 404, "not_found", "No such resource.");
 	}

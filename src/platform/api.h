@@ -29,7 +29,9 @@
 
 #include <openssl/types.h>
 
+#include "command.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "suido/jose.h"
 #include "suido/store.h"
 
@@ -68,6 +70,14 @@ struct api_config {
 	const struct jose_key *platform_key;
 	EVP_PKEY *platform_pkey;
 	size_t files_max_bytes;   /* a deposited file's content, bytes */
+	/* Gateway monitoring (GET .../gateways) and /metrics; NULL: none. */
+	struct monitor *monitor;
+	/* Operator commands (POST /admin/v1/gateways/{id}/commands, with the
+	 * admin token); NULL or no token: the admin paths answer 404. */
+	struct command_queue *commands;
+	const struct plat_config *platform; /* the registered gateways, for admin checks */
+	int has_admin_token;
+	unsigned char admin_token_sha256[32];
 };
 
 struct api;

@@ -8,7 +8,9 @@
 #include "ingest.h"
 
 #include "files.h"
+#include "gaps.h"
 
+#include <jansson.h>
 #include <mosquitto.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -60,6 +62,14 @@ struct ingest {
 	struct mosquitto *mosq;
 	char sub[256];
 	char sub_file[256];
+	char sub_status[256];
+	char sub_health[256];
+	struct monitor *mon;          /* NULL: no monitoring */
+	struct command_queue *cmds;   /* NULL: no commands */
+	uint64_t cmd_last_seq;
+	struct gaps *gaps;            /* with cmds: resend requests for gaps */
+	int startup_posted;
+	int64_t next_tick_ms;
 	int connected;
 	int ever_connected;
 	int64_t next_attempt_ms;
@@ -77,10 +87,11 @@ struct ingest {
 	struct item_cache cache;
 };
 
-/* Splits "{prefix}/{utility}/{gateway}/data" or ".../file" (*is_file set).
- * Returns 0 or -1. */
-static int parse_topic(const char *prefix, const char *topic, char *utility, char *gateway,
-		       int *is_file)
+enum topic_kind { TOPIC_DATA, TOPIC_FILE, TOPIC_STATUS, TOPIC_HEALTH };
+
+/* Splits "{prefix}/{utility}/{gateway}/{kind}". Returns 0 or -1. */
+static int parse_topic_kind(const char *prefix, const char *topic, char *utility,
+			    char *gateway, enum topic_kind *kind)
 {
 	size_t pl = strlen(prefix);
 	const char *u, *g, *k;
@@ -94,14 +105,34 @@ static int parse_topic(const char *prefix, const char *topic, char *utility, cha
 	k = strchr(g + 1, '/');
 	if (!k || k - g - 1 > PROFILE_NAME_MAX)
 		return -1;
-	*is_file = strcmp(k, "/file") == 0;
-	if (!*is_file && strcmp(k, "/data") != 0)
+	if (strcmp(k, "/data") == 0)
+		*kind = TOPIC_DATA;
+	else if (strcmp(k, "/file") == 0)
+		*kind = TOPIC_FILE;
+	else if (strcmp(k, "/status") == 0)
+		*kind = TOPIC_STATUS;
+	else if (strcmp(k, "/health") == 0)
+		*kind = TOPIC_HEALTH;
+	else
 		return -1;
 	memcpy(utility, u, (size_t)(g - u));
 	utility[g - u] = '\0';
 	memcpy(gateway, g + 1, (size_t)(k - g - 1));
 	gateway[k - g - 1] = '\0';
 	return profile_name_valid(utility) && profile_name_valid(gateway) ? 0 : -1;
+}
+
+/* The batch's topics: data or file (*is_file set). Returns 0 or -1. */
+static int parse_topic(const char *prefix, const char *topic, char *utility, char *gateway,
+		       int *is_file)
+{
+	enum topic_kind k;
+
+	if (parse_topic_kind(prefix, topic, utility, gateway, &k) != 0 ||
+	    (k != TOPIC_DATA && k != TOPIC_FILE))
+		return -1;
+	*is_file = k == TOPIC_FILE;
+	return 0;
 }
 
 static uint64_t fnv1a(const char *s)
@@ -395,6 +426,20 @@ refuse:
 	return SUIDO_OK;
 }
 
+/* Feeds the gap detector with a stored (or duplicate) message's seq. The
+ * seqs of a batch that is rolled back afterwards were seen too early: the
+ * gateway resends them, and at worst a resend is asked for in vain. */
+static void seen_seq(struct ingest *in, const struct plat_gateway *gw, const char *id,
+		     int64_t now)
+{
+	char g[PROFILE_NAME_MAX + 1];
+	int64_t epoch;
+	uint64_t seq;
+
+	if (in->gaps && profile_msg_id_parse(id, g, sizeof g, &epoch, &seq) == SUIDO_OK)
+		gaps_seen(in->gaps, gw, epoch, seq, now);
+}
+
 int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 		       const void *const *payloads, const size_t *lens, char (*ack_topic)[256],
 		       struct strbuf *acks)
@@ -481,10 +526,16 @@ int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,
 		if (rc == SUIDO_ERR_EXISTS) {
 			dup++;
 			profile_ack_encode(msg->id, PROFILE_ACK_DUPLICATE, NULL, &acks[i]);
+			if (in->mon)
+				monitor_data(in->mon, gw, now);
+			seen_seq(in, gw, msg->id, now);
 		} else if (rc == SUIDO_OK) {
 			stored++;
 			points += msg->n_points;
 			profile_ack_encode(msg->id, PROFILE_ACK_STORED, NULL, &acks[i]);
+			if (in->mon)
+				monitor_data(in->mon, gw, now);
+			seen_seq(in, gw, msg->id, now);
 		} else {
 			goto abort;
 		}
@@ -578,11 +629,91 @@ static void flush(struct ingest *in)
 	clear_batch(in);
 }
 
+#define HEALTH_MAX 16384 /* bytes of a health report as received */
+
+/* A gateway's health report (docs/protocol.md "Status and health"): a JWS
+ * of the topic gateway (kid = its id) for a sealed gateway, plain JSON for a
+ * plain one; its JSON object names the topic's utility and gateway. Kept
+ * by the monitor; anything else is logged and dropped. */
+static void take_health(struct ingest *in, const struct plat_gateway *gw, const char *utility,
+			const void *payload, size_t len)
+{
+	char *plain = NULL, *kid = NULL, err[256];
+	const char *body = payload, *refusal = NULL;
+	size_t blen = len;
+	json_t *j = NULL;
+	json_error_t je;
+	int rc;
+
+	if (len > HEALTH_MAX) {
+		log_warn("ingest", "health report of %s/%s: %zu bytes, more than %d", utility, gw->id,
+			 len, HEALTH_MAX);
+		return;
+	}
+	if (gw->format != PLAT_FORMAT_PLAIN) {
+		const struct jose_key *key = gwkeys_gateway(in->keys, gw, &refusal);
+		if (!key) {
+			log_warn("ingest", "health report of %s/%s refused: %s", utility, gw->id,
+				 refusal);
+			return;
+		}
+		rc = jose_verify(payload, len, key, HEALTH_MAX, &plain, &blen, &kid, err, sizeof err);
+		if (rc != SUIDO_OK || !kid || strcmp(kid, gw->id) != 0) {
+			log_warn("ingest", "health report of %s/%s refused: %s", utility, gw->id,
+				 rc != SUIDO_OK ? err : "not signed under the gateway's id");
+			goto done;
+		}
+		body = plain;
+	}
+	j = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
+	if (!j || !json_is_object(j) ||
+	    !json_is_string(json_object_get(j, "profile")) ||
+	    strcmp(json_string_value(json_object_get(j, "profile")), "suido.health/1") != 0 ||
+	    !json_is_string(json_object_get(j, "utility")) ||
+	    strcmp(json_string_value(json_object_get(j, "utility")), utility) != 0 ||
+	    !json_is_string(json_object_get(j, "gateway")) ||
+	    strcmp(json_string_value(json_object_get(j, "gateway")), gw->id) != 0) {
+		log_warn("ingest", "health report of %s/%s refused: not a suido.health/1 object of "
+				   "this gateway", utility, gw->id);
+		goto done;
+	}
+	if (in->mon)
+		monitor_health(in->mon, gw, body, blen, timeutil_now_ms());
+done:
+	json_decref(j);
+	free(plain);
+	free(kid);
+}
+
+/* Status and health are not stored in the batch: they feed the monitor. */
+static int take_side_topic(struct ingest *in, const struct mosquitto_message *msg)
+{
+	char utility[PROFILE_NAME_MAX + 1], gateway[PROFILE_NAME_MAX + 1];
+	const struct plat_gateway *gw;
+	enum topic_kind k;
+
+	if (parse_topic_kind(in->cfg->topic_prefix, msg->topic, utility, gateway, &k) != 0 ||
+	    (k != TOPIC_STATUS && k != TOPIC_HEALTH))
+		return 0;
+	gw = plat_config_gateway(in->cfg, gateway);
+	if (!gw || strcmp(gw->utility, utility) != 0 || !in->mon)
+		return 1; /* not ours to watch */
+	if (k == TOPIC_STATUS) {
+		int online = msg->payloadlen == 6 && memcmp(msg->payload, "online", 6) == 0;
+		monitor_status(in->mon, gw, online, timeutil_now_ms());
+	} else {
+		take_health(in, gw, utility, msg->payload, (size_t)msg->payloadlen);
+	}
+	return 1;
+}
+
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
 {
 	struct ingest *in = obj;
 	struct pending *p;
 
+	if (take_side_topic(in, msg))
+		return;
 	if ((size_t)msg->payloadlen > in->cfg->max_message_bytes) {
 		metrics_add(in->m, MET_MSG_REJECTED, 1);
 		log_warn("ingest", "message of %d bytes on %s exceeds max_message_bytes: dropped",
@@ -620,6 +751,24 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 		log_error("ingest", "subscribe %s failed", in->sub);
 	if (mosquitto_subscribe(m, NULL, in->sub_file, 1) != MOSQ_ERR_SUCCESS)
 		log_error("ingest", "subscribe %s failed", in->sub_file);
+	if (in->mon && (mosquitto_subscribe(m, NULL, in->sub_status, 1) != MOSQ_ERR_SUCCESS ||
+			mosquitto_subscribe(m, NULL, in->sub_health, 0) != MOSQ_ERR_SUCCESS))
+		log_error("ingest", "subscribe to status and health failed");
+	/* every gateway's configured start or stop, once per run (retained at
+	 * the broker, so a gateway connecting later gets it too) */
+	if (in->cmds && !in->startup_posted) {
+		in->startup_posted = 1;
+		for (size_t i = 0; i < in->cfg->n_gateways; i++) {
+			const struct plat_gateway *g = &in->cfg->gateways[i];
+			struct command c = {g->sending ? COMMAND_START : COMMAND_STOP, "", "",
+					    g->interval_s, 0, 0, "configuration"};
+			char err[128];
+			snprintf(c.utility, sizeof c.utility, "%s", g->utility);
+			snprintf(c.gateway, sizeof c.gateway, "%s", g->id);
+			if (command_post(in->cmds, &c, err, sizeof err) != SUIDO_OK)
+				log_error("ingest", "start command for %s: %s", g->id, err);
+		}
+	}
 	log_info("ingest", "connected to %s:%d over %s, subscribed to %s and %s",
 		 in->cfg->mqtt_host, in->cfg->mqtt_port,
 		 tlsfiles_enabled(&in->cfg->mqtt_tls) ? "TLS" : "plaintext MQTT", in->sub,
@@ -659,6 +808,8 @@ int ingest_new(const struct plat_config *cfg, const struct gwkeys *keys, struct 
 	in->acks = calloc(b, sizeof *in->acks);
 	snprintf(in->sub, sizeof in->sub, "%s/+/+/data", cfg->topic_prefix);
 	snprintf(in->sub_file, sizeof in->sub_file, "%s/+/+/file", cfg->topic_prefix);
+	snprintf(in->sub_status, sizeof in->sub_status, "%s/+/+/status", cfg->topic_prefix);
+	snprintf(in->sub_health, sizeof in->sub_health, "%s/+/+/health", cfg->topic_prefix);
 	mosquitto_lib_init();
 	in->mosq = mosquitto_new(cfg->mqtt_client_id, false, in);
 	if (!in->batch || !in->topics || !in->payloads || !in->lens || !in->ack_topic ||
@@ -710,6 +861,7 @@ void ingest_free(struct ingest *in)
 	clear_batch(in);
 	cache_clear(&in->cache);
 	free(in->cache.slot);
+	gaps_free(in->gaps);
 	if (in->acks)
 		for (size_t i = 0; i < in->cfg->batch_messages; i++)
 			strbuf_free(&in->acks[i]);
@@ -722,6 +874,109 @@ void ingest_free(struct ingest *in)
 	free(in->item_keys);
 	free(in);
 	mosquitto_lib_cleanup();
+}
+
+/* A state change of a gateway: logged and kept in the store. */
+static void keep_event(void *ctx, const char *utility, const char *gateway,
+		       enum monitor_state from, enum monitor_state to, const char *reason, int64_t t)
+{
+	struct ingest *in = ctx;
+	struct store_gateway_event e = {gateway, t, monitor_state_name(from),
+					monitor_state_name(to), reason};
+	int rc;
+
+	if (to == MONITOR_ONLINE)
+		log_info("monitor", "gateway %s/%s: %s -> %s (%s)", utility, gateway, e.from, e.to,
+			 reason);
+	else
+		log_warn("monitor", "gateway %s/%s: %s -> %s (%s)", utility, gateway, e.from, e.to,
+			 reason);
+	if ((rc = store_put_gateway_event(in->st, utility, &e)) != SUIDO_OK)
+		log_error("monitor", "keeping the event of %s failed: %s", gateway,
+			  suido_strerror(rc));
+}
+
+/* Publishes what was posted to the command queue, while connected. */
+static void publish_commands(struct ingest *in)
+{
+	struct command c;
+	const struct jose_key *key;
+
+	if (!in->cmds || !in->connected)
+		return;
+	key = gwkeys_platform(in->keys);
+	while (command_take(in->cmds, &c)) {
+		const struct plat_gateway *gw = plat_config_gateway(in->cfg, c.gateway);
+		char topic[256], *jws = NULL, err[256];
+		uint64_t seq = 0;
+		int rc;
+
+		if (!gw || strcmp(gw->utility, c.utility) != 0) {
+			log_warn("command", "%s for %s/%s dropped: no such gateway",
+				 command_kind_name(c.kind), c.utility, c.gateway);
+			continue;
+		}
+		if (!key) {
+			log_warn("command", "%s for %s dropped: no [security] key to sign with",
+				 command_kind_name(c.kind), c.gateway);
+			continue;
+		}
+		rc = command_sign(&c, key, timeutil_now_ms(), &in->cmd_last_seq, &seq, &jws, err,
+				  sizeof err);
+		if (rc != SUIDO_OK) {
+			log_error("command", "signing %s for %s: %s", command_kind_name(c.kind), c.gateway,
+				  err);
+			continue;
+		}
+		snprintf(topic, sizeof topic, "%s/%s/%s/command", in->cfg->topic_prefix, c.utility,
+			 c.gateway);
+		/* start and stop are the gateway's state: retained; resend is not */
+		rc = mosquitto_publish(in->mosq, NULL, topic, (int)strlen(jws), jws, 1,
+				       c.kind != COMMAND_RESEND);
+		free(jws);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_error("command", "publishing %s for %s: %s", command_kind_name(c.kind),
+				  c.gateway, mosquitto_strerror(rc));
+			continue;
+		}
+		if (c.kind == COMMAND_RESEND)
+			log_info("command", "resend %llu..%llu asked of %s/%s (seq %llu, %s)",
+				 (unsigned long long)c.from_seq, (unsigned long long)c.to_seq,
+				 c.utility, c.gateway, (unsigned long long)seq, c.reason);
+		else if (c.kind == COMMAND_START)
+			log_info("command", "start (interval %u s) sent to %s/%s (seq %llu, %s)",
+				 c.interval_s, c.utility, c.gateway, (unsigned long long)seq, c.reason);
+		else
+			log_info("command", "stop sent to %s/%s (seq %llu, %s)", c.utility, c.gateway,
+				 (unsigned long long)seq, c.reason);
+		if (in->mon && c.kind != COMMAND_RESEND)
+			monitor_sending(in->mon, gw, c.kind == COMMAND_START, c.interval_s,
+					timeutil_now_ms());
+	}
+}
+
+void ingest_attach(struct ingest *in, struct monitor *mon, struct command_queue *cmds)
+{
+	in->mon = mon;
+	in->cmds = cmds;
+	if (cmds && !in->gaps && !(in->gaps = gaps_new(in->cfg, (int64_t)in->cfg->gap_grace_s * 1000)))
+		log_error("ingest", "out of memory: no gap detection");
+}
+
+/* A gap too old: the gateway is asked to resend the range. */
+static void ask_resend(void *ctx, const struct plat_gateway *gw, uint64_t from, uint64_t to)
+{
+	struct ingest *in = ctx;
+	struct command c = {COMMAND_RESEND, "", "", 0, from, to, "gap"};
+	char err[160];
+
+	snprintf(c.utility, sizeof c.utility, "%s", gw->utility);
+	snprintf(c.gateway, sizeof c.gateway, "%s", gw->id);
+	log_warn("ingest", "gap in the messages of %s/%s: seq %llu..%llu missing for %u s, "
+			   "asking for a resend", gw->utility, gw->id, (unsigned long long)from,
+		 (unsigned long long)to, in->cfg->gap_grace_s);
+	if (command_post(in->cmds, &c, err, sizeof err) != SUIDO_OK)
+		log_error("ingest", "resend request for %s: %s", gw->id, err);
 }
 
 void ingest_loop(struct ingest *in, int timeout_ms)
@@ -750,6 +1005,13 @@ void ingest_loop(struct ingest *in, int timeout_ms)
 	}
 	rc = mosquitto_loop(in->mosq, timeout_ms, 1);
 	flush(in);
+	publish_commands(in);
+	if (in->mon && timeutil_mono_ms() >= in->next_tick_ms) {
+		in->next_tick_ms = timeutil_mono_ms() + 1000;
+		monitor_tick(in->mon, timeutil_now_ms(), keep_event, in);
+		if (in->gaps)
+			gaps_tick(in->gaps, timeutil_now_ms(), ask_resend, in);
+	}
 	if (rc != MOSQ_ERR_SUCCESS) {
 		in->connected = 0;
 		metrics_set(in->m, MET_MQTT_CONNECTED, 0);

@@ -13,8 +13,10 @@
 
 #include <stddef.h>
 
+#include "command.h"
 #include "gwkeys.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "platconf.h"
 #include "suido/store.h"
 
@@ -31,6 +33,16 @@ struct ingest;
 int ingest_new(const struct plat_config *cfg, const struct gwkeys *keys, struct store *st,
 	       struct metrics *m, struct ingest **out, char *err, size_t errlen);
 void ingest_free(struct ingest *in);
+
+/*
+ * Gives the ingest the gateway monitor and the command queue (both borrowed
+ * for its life; either may be NULL). It then also subscribes to the
+ * gateways' status and health topics and feeds mon, publishes the commands
+ * posted to cmds (signed with the platform's key), the retained start or
+ * stop of every gateway's configuration on its first connection, and keeps
+ * each state change of mon in the store.
+ */
+void ingest_attach(struct ingest *in, struct monitor *mon, struct command_queue *cmds);
 
 /* Runs the network for up to timeout_ms, (re)connecting when due, and stores
  * and acknowledges what arrived. */

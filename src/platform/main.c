@@ -84,6 +84,8 @@ int main(int argc, char **argv)
 	struct metrics *m = NULL;
 	struct api *api = NULL;
 	struct ingest *in = NULL;
+	struct monitor *mon = NULL;
+	struct command_queue *cmds = NULL;
 	struct gwkeys *keys = NULL;
 	struct api_tenant *tenants = NULL;
 	size_t n_tenants = 0;
@@ -152,6 +154,10 @@ int main(int argc, char **argv)
 	if (sync_registry(st, cfg, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "registering utilities and gateways: %s", err);
 	m = metrics_new();
+	mon = monitor_new(cfg, timeutil_now_ms());
+	cmds = command_queue_new();
+	if (!mon || !cmds)
+		fatal("platform", "out of memory");
 	tenants = calloc(cfg->n_utilities + cfg->n_applications + 1, sizeof *tenants);
 	if (!m || !tenants)
 		fatal("platform", "out of memory");
@@ -185,11 +191,17 @@ int main(int argc, char **argv)
 				.tls_keyfile = cfg->http_keyfile,
 				.platform_key = gwkeys_platform(keys),
 				.platform_pkey = gwkeys_platform_pkey(keys),
-				.files_max_bytes = cfg->files_max_bytes};
+				.files_max_bytes = cfg->files_max_bytes,
+				.monitor = mon,
+				.commands = cmds,
+				.platform = cfg,
+				.has_admin_token = cfg->has_admin_token};
+	memcpy(ac.admin_token_sha256, cfg->admin_token_sha256, 32);
 	if (api_start(&ac, m, &api, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "AP interface: %s", err);
 	if (ingest_new(cfg, keys, st, m, &in, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "%s", err);
+	ingest_attach(in, mon, cmds);
 	log_info("platform", "serving the AP interface on %s://%s:%u/ap/v1, store %s (%s), "
 			     "broker %s:%d (%s)",
 		 cfg->http_certfile ? "https" : "http", cfg->http_listen, api_port(api), cfg->database, store_backend(st), cfg->mqtt_host,
@@ -210,6 +222,8 @@ int main(int argc, char **argv)
 	log_info("platform", "stopping");
 	api_stop(api);
 	ingest_free(in);
+	monitor_free(mon);
+	command_queue_free(cmds);
 	store_close(st);
 	metrics_free(m);
 	gwkeys_free(keys);

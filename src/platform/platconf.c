@@ -108,10 +108,14 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 						NULL};
 	static const char *const ingest_keys[] = {"max_message_bytes", "batch_messages", NULL};
 	static const char *const util_keys[] = {"name", "api_token_sha256", NULL};
-	static const char *const gw_keys[] = {"utility", "format", "certificate", NULL};
+	static const char *const gw_keys[] = {"utility", "format", "certificate", "sending",
+					      "interval_s", NULL};
 	static const char *const sec_keys[] = {"key", "ca", "crl", NULL};
 	static const char *const app_keys[] = {"utility", "api_token_sha256", "certificate", NULL};
 	static const char *const files_keys[] = {"max_bytes", NULL};
+	static const char *const monitor_keys[] = {"health_interval_s", "silent_intervals",
+						   "gap_grace_s", NULL};
+	static const char *const admin_keys[] = {"api_token_sha256", NULL};
 	const struct conf_section *sec = NULL;
 	struct conf *c = NULL;
 	struct plat_config *p = NULL;
@@ -131,6 +135,9 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 	if (!p->utilities || !p->gateways || !p->applications)
 		goto nomem;
 	p->files_max_bytes = 16u << 20;
+	p->health_interval_s = 60;
+	p->silent_intervals = 3;
+	p->gap_grace_s = 30;
 	/* defaults */
 	p->http_port = 8080;
 	p->http_threads = 4;
@@ -301,6 +308,11 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto fail;
 			if (*v && !(g->certificate = conf_resolve_path(c, v)))
 				goto nomem;
+			if (conf_get_bool(c, s, "sending", 0, 1, &g->sending, err, errlen))
+				goto fail;
+			if (conf_get_int(c, s, "interval_s", 0, 60, 1, 86400, &n, err, errlen))
+				goto fail;
+			g->interval_s = (unsigned)n;
 		} else if (strcmp(s->kind, "application") == 0) {
 			struct plat_application *a = &p->applications[p->n_applications];
 			if (!profile_name_valid(s->name)) {
@@ -329,6 +341,29 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto fail;
 			if (*v && !(a->certificate = conf_resolve_path(c, v)))
 				goto nomem;
+		} else if (strcmp(s->kind, "monitor") == 0) {
+			if (conf_check_keys(c, s, monitor_keys, err, errlen))
+				goto fail;
+			if (conf_get_int(c, s, "health_interval_s", 0, 60, 1, 3600, &n, err, errlen))
+				goto fail;
+			p->health_interval_s = (unsigned)n;
+			if (conf_get_int(c, s, "silent_intervals", 0, 3, 1, 1000, &n, err, errlen))
+				goto fail;
+			p->silent_intervals = (unsigned)n;
+			if (conf_get_int(c, s, "gap_grace_s", 0, 30, 1, 86400, &n, err, errlen))
+				goto fail;
+			p->gap_grace_s = (unsigned)n;
+		} else if (strcmp(s->kind, "admin") == 0) {
+			if (conf_check_keys(c, s, admin_keys, err, errlen))
+				goto fail;
+			if (conf_get_str(c, s, "api_token_sha256", 1, "", &v, err, errlen))
+				goto fail;
+			if (hex_decode(v, p->admin_token_sha256, 32) != 0) {
+				conf_error(c, s, conf_find(s, "api_token_sha256"), err, errlen,
+					   "expected 64 hexadecimal digits");
+				goto fail;
+			}
+			p->has_admin_token = 1;
 		} else if (strcmp(s->kind, "files") == 0) {
 			if (conf_check_keys(c, s, files_keys, err, errlen))
 				goto fail;

@@ -29,6 +29,8 @@ struct plat_gateway {
 	char *utility;
 	enum plat_format format;
 	char *certificate; /* its data-protection certificate (json, xml), else NULL */
+	int sending;       /* [gateway ID] sending: the start/stop published at start */
+	unsigned interval_s; /* [gateway ID] interval_s: its periodic sending interval */
 };
 
 /* An application (a vendor's system using the AP interface) as registered
@@ -76,6 +78,13 @@ struct plat_config {
 	size_t n_applications;
 	struct plat_application *applications;
 	size_t files_max_bytes; /* [files] max_bytes: a deposited file's content */
+	/* [monitor]: the gateways' health reports and states (docs/protocol.md) */
+	unsigned health_interval_s; /* how often gateways report */
+	unsigned silent_intervals;  /* no data for this many sending intervals: silent */
+	unsigned gap_grace_s;       /* a gap in a gateway's seqs this old: ask for a resend */
+	/* [admin] api_token_sha256: the operator's token for /admin/v1 (commands) */
+	unsigned char admin_token_sha256[32];
+	int has_admin_token;
 };
 
 /* Loads and validates path. SUIDO_OK and *out (free with plat_config_free),

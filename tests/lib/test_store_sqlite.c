@@ -171,7 +171,7 @@ static void test_schema(void **state)
 	char err[256] = "";
 
 	assert_string_equal(store_backend(f->s), "sqlite");
-	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_journal_mode"
 					  " WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"
@@ -191,7 +191,7 @@ static void test_schema(void **state)
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_ERR_DB);
 	assert_null(s2);
 	assert_non_null(strstr(err, "newer"));
-	raw_exec(f->path, "UPDATE schema_version SET version = 4");
+	raw_exec(f->path, "UPDATE schema_version SET version = 5");
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_OK);
 	store_close(s2);
 }
@@ -512,6 +512,43 @@ static void test_files(void **state)
 	assert_int_equal(store_get_file(f->s, "u2", a.id, file_meta, NULL, NULL, &c),
 			 SUIDO_ERR_NOTFOUND);
 	assert_int_equal(c.n, 0);
+}
+
+/* Gateway events: kept, newest first, limited, only under their utility. */
+static int event_cb(void *ctx, const struct store_gateway_event *e)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s>%s:%s;", e->from, e->to, e->reason);
+	return 0;
+}
+
+static void test_gateway_events(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"x"};
+	int64_t key;
+	char out[256] = "";
+	struct store_gateway_event e1 = {"u1-gw1", 1000, "offline", "online", "status online"};
+	struct store_gateway_event e2 = {"u1-gw1", 2000, "online", "silent", "no data"};
+
+	seed(f->s, "u1", ids, 1, &key);
+	seed(f->s, "u2", ids, 1, &key);
+	assert_int_equal(store_put_gateway_event(f->s, "u1", &e1), SUIDO_OK);
+	assert_int_equal(store_put_gateway_event(f->s, "u1", &e2), SUIDO_OK);
+	assert_int_equal(store_put_gateway_event(f->s, "u2", &e1), SUIDO_ERR_NOTFOUND);
+	assert_int_equal(store_list_gateway_events(f->s, "u1", "u1-gw1", 10, event_cb, out),
+			 SUIDO_OK);
+	assert_string_equal(out, "online>silent:no data;offline>online:status online;");
+	out[0] = '\0';
+	assert_int_equal(store_list_gateway_events(f->s, "u1", "u1-gw1", 1, event_cb, out),
+			 SUIDO_OK);
+	assert_string_equal(out, "online>silent:no data;");
+	out[0] = '\0';
+	assert_int_equal(store_list_gateway_events(f->s, "u2", "u1-gw1", 10, event_cb, out),
+			 SUIDO_OK);
+	assert_string_equal(out, "");
 }
 
 static void test_isolation(void **state)
@@ -930,11 +967,13 @@ static void test_migrate_v1(void **state)
 	raw_exec(path, "PRAGMA journal_mode=WAL");
 	raw_exec(path, schema_v1);
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 5);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), 1);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('points')"
 				       " WHERE name = 's' AND type = 'TEXT'"), 1);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'files'"), 1);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'gateway_events'"),
+			 1);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('messages')"
 				       " WHERE name = 'original' AND type = 'BLOB'"), 1);
 	/* Everything of version 1 is still there; its messages have no original. */
@@ -959,7 +998,7 @@ static void test_migrate_v1(void **state)
 	s = NULL;
 	/* Reopening the migrated file migrates nothing more. */
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 5);
 	store_close(s);
 	/* A failed migration leaves version 1 as it was: a v1 file whose
 	 * messages already have the column cannot take it a second time. */
@@ -999,6 +1038,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateway_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
