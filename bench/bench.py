@@ -234,6 +234,8 @@ timezone = Asia/Tokyo
 state_dir = {self.dir}/gateway
 spool_dir = {self.spool}
 mapping = {ROOT}/etc/mapping-demo.conf
+[send]
+start = immediately
 [security]
 format = plain
 mask_key = {mask_key}

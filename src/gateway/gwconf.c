@@ -84,11 +84,12 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 					      "spool_dir", "mapping", "log_level",
 					      "max_file_bytes", "encoding", NULL};
 	static const char *const send_keys[] = {"batch_points", "interval_ms", "ack_timeout_ms",
-						"window", "retention_days", NULL};
+						"window", "retention_days", "start", NULL};
 	static const char *const mqtt_keys[] = {"host",   "port",     "keepalive", "topic_prefix",
 						"cafile", "certfile", "keyfile",   NULL};
 	static const char *const sec_keys[] = {"format", "key", "platform_certificate", "ca",
-					       "mask_key", NULL};
+					       "mask_key", "unsigned_commands", NULL};
+	static const char *const mon_keys[] = {"health_interval_s", NULL};
 	static const char *const ftp_keys[] = {"root", "transfer_log", "users", "stale_seconds",
 					       "require_final_newline", NULL};
 	struct conf *c = NULL, *mc = NULL;
@@ -110,7 +111,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	for (size_t i = 0; i < conf_section_count(c); i++) {
 		const struct conf_section *x = conf_section_at(c, i);
 		if (strcmp(x->kind, "gateway") && strcmp(x->kind, "send") && strcmp(x->kind, "mqtt") &&
-		    strcmp(x->kind, "security") && strcmp(x->kind, "ftp")) {
+		    strcmp(x->kind, "security") && strcmp(x->kind, "ftp") &&
+		    strcmp(x->kind, "monitor")) {
 			conf_error(c, x, NULL, err, errlen, "unknown section");
 			goto fail;
 		}
@@ -168,6 +170,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	g->ack_timeout_ms = 10000;
 	g->window = 16;
 	g->retention_ms = 7ll * 86400 * 1000;
+	/* the platform decides when a gateway sends (seed 003 section 3) */
+	g->start = GW_START_COMMAND;
 	if ((s = conf_first(c, "send"))) {
 		if (conf_check_keys(c, s, send_keys, err, errlen))
 			goto fail;
@@ -186,6 +190,25 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		if (conf_get_int(c, s, "retention_days", 0, 7, 0, 3650, &n, err, errlen))
 			goto fail;
 		g->retention_ms = n * 86400 * 1000;
+		if (conf_get_str(c, s, "start", 0, "command", &v, err, errlen))
+			goto fail;
+		if (strcmp(v, "command") == 0) {
+			g->start = GW_START_COMMAND;
+		} else if (strcmp(v, "immediately") == 0) {
+			g->start = GW_START_IMMEDIATELY;
+		} else {
+			conf_error(c, s, conf_find(s, "start"), err, errlen,
+				   "expected command or immediately, got \"%s\"", v);
+			goto fail;
+		}
+	}
+	g->health_interval_ms = 60000;
+	if ((s = conf_first(c, "monitor"))) {
+		if (conf_check_keys(c, s, mon_keys, err, errlen))
+			goto fail;
+		if (conf_get_int(c, s, "health_interval_s", 0, 60, 1, 86400, &n, err, errlen))
+			goto fail;
+		g->health_interval_ms = n * 1000;
 	}
 	g->mqtt_port = 1883;
 	g->mqtt_keepalive = 30;
@@ -245,10 +268,26 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 			goto fail;
 		if (*v && !(g->mask_key_path = conf_resolve_path(c, v)))
 			goto nomem;
+		if (conf_get_bool(c, s, "unsigned_commands", 0, 0, &g->unsigned_commands, err,
+				  errlen))
+			goto fail;
+		if (g->unsigned_commands && g->format != GW_FORMAT_PLAIN) {
+			conf_error(c, s, conf_find(s, "unsigned_commands"), err, errlen,
+				   "only for format = plain (a sealed gateway verifies the "
+				   "platform's commands with platform_certificate)");
+			goto fail;
+		}
 	} else {
 		/* json is the default, and it needs the keys */
 		snprintf(err, errlen, "%s: missing [security] section (key and "
 				      "platform_certificate, or format = plain)", path);
+		goto fail;
+	}
+	if (g->start == GW_START_COMMAND && !g->platform_cert_path && !g->unsigned_commands) {
+		snprintf(err, errlen, "%s: [send] start = command, but no platform command can be "
+				      "accepted: set [security] platform_certificate (or "
+				      "unsigned_commands = yes for a plain test setup), or start = "
+				      "immediately", path);
 		goto fail;
 	}
 	if ((s = conf_first(c, "ftp")) && (rc = load_ftp(c, s, &g->ftp, err, errlen, ftp_keys)) != SUIDO_OK)

@@ -33,6 +33,12 @@ struct gw_ftp {
 /* 1-32 of a-z 0-9 _ -, starting with a letter or digit: an FTP account name. */
 int gw_ftp_user_valid(const char *name);
 
+/* [send] start: when data messages may first be published (docs/protocol.md
+ * "Commands"). With command, not before the platform's first start command;
+ * with immediately, from the beginning (tests and benchmarks against a
+ * platform that commands nothing). A stop command applies in both. */
+enum gw_start { GW_START_COMMAND = 0, GW_START_IMMEDIATELY };
+
 struct gw_config {
 	char *id;           /* gateway id */
 	char *utility;
@@ -48,6 +54,8 @@ struct gw_config {
 	int64_t ack_timeout_ms;
 	unsigned window;
 	int64_t retention_ms;
+	enum gw_start start;        /* [send] start */
+	int64_t health_interval_ms; /* [monitor] health_interval_s */
 	char *mqtt_host;
 	int mqtt_port;
 	int mqtt_keepalive;
@@ -61,6 +69,8 @@ struct gw_config {
 	char *ca_path;            /* root CA certificate to check it against, or NULL */
 	char *mask_key_path;      /* the utility's mask key (mask.h); required when the
 				   * mapping masks columns, else NULL */
+	int unsigned_commands;    /* [security] unsigned_commands (format = plain only):
+				   * accept commands without a verifiable signature */
 	struct gw_ftp ftp;
 };
 

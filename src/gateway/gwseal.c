@@ -22,7 +22,7 @@
 
 struct gwseal {
 	enum gw_format format;
-	struct jose_key *signer;    /* json: the gateway's private key */
+	struct jose_key *signer;    /* the gateway's private key (json seals, health JWS) */
 	struct jose_key *recipient; /* json: the platform's public key */
 	EVP_PKEY *key;              /* xml: the gateway's private key */
 	EVP_PKEY *recipient_pub;    /* xml: the platform's public key */
@@ -35,12 +35,68 @@ static int rsa_bits_ok(const EVP_PKEY *k)
 	return EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA && EVP_PKEY_get_bits(k) >= 2048;
 }
 
+int gwseal_platform_key_load(const struct gw_config *g, EVP_PKEY **out, char *cn, size_t cnlen,
+			     char *err, size_t errlen)
+{
+	struct cert_trust *trust = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *pub;
+	char why[512];
+	int rc;
+
+	*out = NULL;
+	if ((rc = cert_load_file(g->platform_cert_path, &cert, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] platform_certificate %s: %s",
+			 g->platform_cert_path, why);
+		goto done;
+	}
+	/* Without a root the certificate cannot be verified, but its use can be
+	 * checked: a TLS-only certificate must not pass for the platform's
+	 * data-protection one. */
+	pub = X509_get0_pubkey(cert);
+	uint32_t ku = X509_get_key_usage(cert);
+	if (!pub || !rsa_bits_ok(pub) || ku == UINT32_MAX ||
+	    (ku & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) !=
+		    (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) {
+		snprintf(err, errlen, "[security] platform_certificate %s: not a "
+				      "data-protection certificate (RSA >= 2048 bits, keyUsage "
+				      "digitalSignature and keyEncipherment)",
+			 g->platform_cert_path);
+		rc = SUIDO_ERR_CERT;
+		goto done;
+	}
+	if (g->ca_path) {
+		if ((rc = cert_trust_new_file(g->ca_path, &trust, why, sizeof why)) != SUIDO_OK) {
+			snprintf(err, errlen, "[security] ca %s: %s", g->ca_path, why);
+			goto done;
+		}
+		rc = cert_verify(trust, cert, NULL, CERT_USE_DATA_PROTECTION, timeutil_now_ms(), why,
+				 sizeof why);
+		if (rc != SUIDO_OK) {
+			snprintf(err, errlen, "[security] platform_certificate %s: %s",
+				 g->platform_cert_path, why);
+			goto done;
+		}
+	}
+	if (cert_subject_cn(cert, cn, cnlen) != SUIDO_OK)
+		snprintf(cn, cnlen, "?");
+	if (EVP_PKEY_up_ref(pub) != 1) {
+		snprintf(err, errlen, "out of memory");
+		rc = SUIDO_ERR_NOMEM;
+		goto done;
+	}
+	*out = pub;
+	rc = SUIDO_OK;
+done:
+	X509_free(cert);
+	cert_trust_free(trust);
+	return rc;
+}
+
 int gwseal_load(const struct gw_config *g, struct gwseal **out, char *err, size_t errlen)
 {
 	struct gwseal *s = NULL;
-	struct cert_trust *trust = NULL;
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
+	EVP_PKEY *key = NULL, *pub = NULL;
 	char why[512];
 	int rc;
 
@@ -63,62 +119,25 @@ int gwseal_load(const struct gw_config *g, struct gwseal **out, char *err, size_
 		rc = SUIDO_ERR_INVALID;
 		goto done;
 	}
-	if ((rc = cert_load_file(g->platform_cert_path, &cert, why, sizeof why)) != SUIDO_OK) {
-		snprintf(err, errlen, "[security] platform_certificate %s: %s",
-			 g->platform_cert_path, why);
+	rc = gwseal_platform_key_load(g, &pub, s->recipient_cn, sizeof s->recipient_cn, err,
+				      errlen);
+	if (rc != SUIDO_OK)
+		goto done;
+	/* the health reports are JWS in both formats */
+	if ((rc = jose_key_from_pkey(key, &s->signer, why, sizeof why)) != SUIDO_OK) {
+		snprintf(err, errlen, "[security] key %s: %s", g->key_path, why);
 		goto done;
 	}
-	/* Without a root the certificate cannot be verified, but its use can be
-	 * checked: a TLS-only certificate must not pass for the platform's
-	 * data-protection one. */
-	{
-		EVP_PKEY *pub = X509_get0_pubkey(cert);
-		uint32_t ku = X509_get_key_usage(cert);
-		if (!pub || !rsa_bits_ok(pub) || ku == UINT32_MAX ||
-		    (ku & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) !=
-			    (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) {
-			snprintf(err, errlen, "[security] platform_certificate %s: not a "
-					      "data-protection certificate (RSA >= 2048 bits, keyUsage "
-					      "digitalSignature and keyEncipherment)",
-				 g->platform_cert_path);
-			rc = SUIDO_ERR_CERT;
-			goto done;
-		}
-	}
-	if (g->ca_path) {
-		if ((rc = cert_trust_new_file(g->ca_path, &trust, why, sizeof why)) != SUIDO_OK) {
-			snprintf(err, errlen, "[security] ca %s: %s", g->ca_path, why);
-			goto done;
-		}
-		rc = cert_verify(trust, cert, NULL, CERT_USE_DATA_PROTECTION, timeutil_now_ms(), why,
-				 sizeof why);
-		if (rc != SUIDO_OK) {
-			snprintf(err, errlen, "[security] platform_certificate %s: %s",
-				 g->platform_cert_path, why);
-			goto done;
-		}
-	}
-	if (cert_subject_cn(cert, s->recipient_cn, sizeof s->recipient_cn) != SUIDO_OK)
-		snprintf(s->recipient_cn, sizeof s->recipient_cn, "?");
 	if (g->format == GW_FORMAT_XML) {
 		/* xmlseal takes the OpenSSL keys as they are (borrowed, only read) */
-		s->recipient_pub = X509_get0_pubkey(cert);
-		if (EVP_PKEY_up_ref(s->recipient_pub) != 1) {
-			s->recipient_pub = NULL;
-			snprintf(err, errlen, "out of memory");
-			rc = SUIDO_ERR_NOMEM;
-			goto done;
-		}
+		s->recipient_pub = pub;
+		pub = NULL;
 		s->key = key;
 		key = NULL;
 		rc = SUIDO_OK;
 		goto done;
 	}
-	if ((rc = jose_key_from_pkey(key, &s->signer, why, sizeof why)) != SUIDO_OK) {
-		snprintf(err, errlen, "[security] key %s: %s", g->key_path, why);
-		goto done;
-	}
-	rc = jose_key_from_pkey(X509_get0_pubkey(cert), &s->recipient, why, sizeof why);
+	rc = jose_key_from_pkey(pub, &s->recipient, why, sizeof why);
 	if (rc != SUIDO_OK) {
 		snprintf(err, errlen, "[security] platform_certificate %s: %s",
 			 g->platform_cert_path, why);
@@ -126,8 +145,7 @@ int gwseal_load(const struct gw_config *g, struct gwseal **out, char *err, size_
 	}
 done:
 	EVP_PKEY_free(key);
-	X509_free(cert);
-	cert_trust_free(trust);
+	EVP_PKEY_free(pub);
 	if (rc == SUIDO_OK)
 		*out = s;
 	else
@@ -197,4 +215,10 @@ int gwseal_seal(const struct gwseal *s, const void *payload, size_t len, char **
 const char *gwseal_recipient(const struct gwseal *s)
 {
 	return s->recipient_cn;
+}
+
+int gwseal_sign(const struct gwseal *s, const void *payload, size_t len, char **jws,
+		char *err, size_t errlen)
+{
+	return jose_sign(payload, len, s->signer, s->kid, 0, jws, err, errlen);
 }

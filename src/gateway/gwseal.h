@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
 #include "gwconf.h"
 
 struct gwseal;
@@ -50,5 +52,28 @@ int gwseal_seal(const struct gwseal *s, const void *payload, size_t len, char **
 
 /* The subject CN of the platform certificate sealed to (for the start log). */
 const char *gwseal_recipient(const struct gwseal *s);
+
+/*
+ * Signs payload[len] as a JWS compact serialization (RS256) with the
+ * gateway's data-protection key under kid = gateway id (the health reports,
+ * docs/protocol.md). Returns SUIDO_OK and *jws (NUL-terminated, caller frees
+ * with free), or a code of jose_sign with detail in err.
+ */
+int gwseal_sign(const struct gwseal *s, const void *payload, size_t len, char **jws,
+		char *err, size_t errlen);
+
+/*
+ * Loads the platform's data-protection certificate g->platform_cert_path
+ * (which must be set) with the checks gwseal_load applies to it (RSA of at
+ * least 2048 bits, keyUsage digitalSignature and keyEncipherment, and
+ * cert_verify against g->ca_path when set) and returns its public key in
+ * *out (caller frees with EVP_PKEY_free) and its subject CN in cn[cnlen]
+ * ("?" when it has none). It seals data messages to this key and verifies
+ * the platform's commands with it. Returns SUIDO_OK, or SUIDO_ERR_NOTFOUND /
+ * _IO (the file), SUIDO_ERR_INVALID (malformed), SUIDO_ERR_CERT (refused),
+ * SUIDO_ERR_NOMEM, with detail in err.
+ */
+int gwseal_platform_key_load(const struct gw_config *g, EVP_PKEY **out, char *cn, size_t cnlen,
+			     char *err, size_t errlen);
 
 #endif

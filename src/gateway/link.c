@@ -21,6 +21,8 @@ struct link {
 	char topic_data[256];
 	char topic_ack[256];
 	char topic_status[256];
+	char topic_command[256];
+	char topic_health[256];
 	char *host;
 	int port;
 	int keepalive;
@@ -32,6 +34,7 @@ struct link {
 	int64_t next_attempt_ms;
 	int64_t backoff_ms;
 	link_ack_fn on_ack;
+	link_command_fn on_command;
 	void *ctx;
 };
 
@@ -44,7 +47,10 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 		return;
 	}
 	l->connected = 1;
-	if (mosquitto_subscribe(m, NULL, l->topic_ack, 1) != MOSQ_ERR_SUCCESS)
+	/* one SUBSCRIBE for both: on_subscribe sees both grants at once */
+	char *topics[2] = {l->topic_ack, l->topic_command};
+	if (mosquitto_subscribe_multiple(m, NULL, l->on_command ? 2 : 1, topics, 1, 0, NULL) !=
+	    MOSQ_ERR_SUCCESS)
 		log_warn("link", "subscribe %s failed", l->topic_ack);
 	mosquitto_publish(m, NULL, l->topic_status, 6, "online", 1, true);
 }
@@ -54,10 +60,16 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int qos_count,
 {
 	struct link *l = obj;
 
+	(void)mid;
 	if (qos_count < 1 || granted[0] > 2) {
 		log_warn("link", "broker refused the subscription to %s", l->topic_ack);
 		return;
 	}
+	/* Data still flows without commands: the gateway keeps its last
+	 * commanded state; an operator must fix the broker's ACL. */
+	if (l->on_command && (qos_count < 2 || granted[1] > 2))
+		log_warn("link", "broker refused the subscription to %s: platform commands "
+				 "will not arrive", l->topic_command);
 	l->subscribed = 1;
 	l->generation++;
 	l->backoff_ms = 200;
@@ -82,6 +94,11 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	char id[PROFILE_ID_MAX + 1], reason[256];
 	enum profile_ack_status st;
 
+	if (l->on_command && strcmp(msg->topic, l->topic_command) == 0) {
+		if (msg->payloadlen > 0) /* empty: the retained command was cleared */
+			l->on_command(l->ctx, msg->payload, (size_t)msg->payloadlen, msg->retain);
+		return;
+	}
 	if (strcmp(msg->topic, l->topic_ack) != 0)
 		return;
 	if (profile_ack_decode(msg->payload, (size_t)msg->payloadlen, id, sizeof id, &st, reason,
@@ -92,8 +109,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	l->on_ack(l->ctx, id, st, reason);
 }
 
-int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struct link **out,
-	     char *err, size_t errlen)
+int link_new(const struct link_config *cfg, link_ack_fn on_ack, link_command_fn on_command,
+	     void *ctx, struct link **out, char *err, size_t errlen)
 {
 	struct link *l = calloc(1, sizeof *l);
 
@@ -107,10 +124,15 @@ int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struc
 		 cfg->utility, cfg->gateway);
 	snprintf(l->topic_status, sizeof l->topic_status, "%s/%s/%s/status", cfg->topic_prefix,
 		 cfg->utility, cfg->gateway);
+	snprintf(l->topic_command, sizeof l->topic_command, "%s/%s/%s/command",
+		 cfg->topic_prefix, cfg->utility, cfg->gateway);
+	snprintf(l->topic_health, sizeof l->topic_health, "%s/%s/%s/health", cfg->topic_prefix,
+		 cfg->utility, cfg->gateway);
 	l->host = strdup(cfg->host);
 	l->port = cfg->port;
 	l->keepalive = cfg->keepalive;
 	l->on_ack = on_ack;
+	l->on_command = on_command;
 	l->ctx = ctx;
 	l->backoff_ms = 200;
 	l->mosq = mosquitto_new(cfg->client_id, false, l);
@@ -221,5 +243,15 @@ int link_publish_data(struct link *l, const void *payload, size_t len)
 	if (!link_connected(l))
 		return SUIDO_ERR_IO;
 	rc = mosquitto_publish(l->mosq, NULL, l->topic_data, (int)len, payload, 1, false);
+	return rc == MOSQ_ERR_SUCCESS ? SUIDO_OK : SUIDO_ERR_IO;
+}
+
+int link_publish_health(struct link *l, const void *payload, size_t len)
+{
+	int rc;
+
+	if (!link_connected(l))
+		return SUIDO_ERR_IO;
+	rc = mosquitto_publish(l->mosq, NULL, l->topic_health, (int)len, payload, 0, false);
 	return rc == MOSQ_ERR_SUCCESS ? SUIDO_OK : SUIDO_ERR_IO;
 }

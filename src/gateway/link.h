@@ -2,7 +2,7 @@
  * The gateway's MQTT connection to the platform (libmosquitto): connects with
  * a persistent session (clean_session off) under the gateway id, announces
  * "online" on the retained status topic with a last will of "offline",
- * subscribes to its ack topic at QoS 1, and reconnects with a growing delay
+ * subscribes to its ack and command topics at QoS 1, and reconnects with a growing delay
  * (0.2 s to 5 s) whenever the connection is lost. Each successful connection
  * increments a generation number, so the sender knows to resend what was in
  * flight.
@@ -35,13 +35,19 @@ struct link_config {
 typedef void (*link_ack_fn)(void *ctx, const char *msg_id, enum profile_ack_status st,
 			    const char *reason);
 
+/* Called from link_loop for every message on the command topic (the
+ * retained one again after each subscription); payload[len] is borrowed for
+ * the call and unchecked: the callee verifies it. */
+typedef void (*link_command_fn)(void *ctx, const void *payload, size_t len, int retained);
+
 struct link;
 
-/* Creates the client (does not connect yet). SUIDO_OK and *out (free with
+/* Creates the client (does not connect yet). on_command may be NULL (the
+ * command topic is then not subscribed). SUIDO_OK and *out (free with
  * link_free), or SUIDO_ERR_NOMEM / _CONFIG (the TLS files refused) with detail
  * in err. cfg strings are copied. */
-int link_new(const struct link_config *cfg, link_ack_fn on_ack, void *ctx, struct link **out,
-	     char *err, size_t errlen);
+int link_new(const struct link_config *cfg, link_ack_fn on_ack, link_command_fn on_command,
+	     void *ctx, struct link **out, char *err, size_t errlen);
 
 /* Publishes "offline" on the status topic, disconnects and frees. Tolerates NULL. */
 void link_free(struct link *l);
@@ -60,5 +66,9 @@ uint64_t link_generation(const struct link *l);
 /* Publishes a data message at QoS 1. SUIDO_OK, or SUIDO_ERR_IO when not
  * connected or the client refused it. */
 int link_publish_data(struct link *l, const void *payload, size_t len);
+
+/* Publishes a health report on the health topic at QoS 0 (docs/protocol.md
+ * "Status and health"). SUIDO_OK, or SUIDO_ERR_IO as link_publish_data. */
+int link_publish_health(struct link *l, const void *payload, size_t len);
 
 #endif

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "command.h"
 #include "ftpspool.h"
 #include "gwconf.h"
 #include "gwseal.h"
+#include "health.h"
 #include "intake.h"
 #include "link.h"
 #include "queue.h"
@@ -43,17 +45,136 @@ static void on_ack(void *ctx, const char *msg_id, enum profile_ack_status st, co
 	sender_ack(ctx, msg_id, st, reason, timeutil_now_ms());
 }
 
-/* The sender is created after the link; the ack callback reaches it here. */
-struct ack_relay {
+/*
+ * What the platform commands (command.h) and what is in force because of
+ * it. The link's callbacks reach the sender through this; it is created
+ * after the link.
+ */
+struct control {
+	const struct gw_config *g;
+	struct queue *q;
 	struct sender *sender;
+	struct command_verifier *cv;
+	struct queue_control state; /* as recorded in the queue */
+	int64_t interval_ms;        /* between cuts of pending points, in force */
+	int cut_now;                /* set by a start: cut held points at once */
 };
 
 static void relay_ack(void *ctx, const char *msg_id, enum profile_ack_status st,
 		      const char *reason)
 {
-	struct ack_relay *r = ctx;
-	if (r->sender)
-		on_ack(r->sender, msg_id, st, reason);
+	struct control *c = ctx;
+	if (c->sender)
+		on_ack(c->sender, msg_id, st, reason);
+}
+
+/* Sending and interval from the recorded state: the platform's start and
+ * stop win; before the first of them, [send] start decides. */
+static void control_apply_state(struct control *c)
+{
+	int on = c->state.sending == QUEUE_SENDING_ON ||
+		 (c->state.sending == QUEUE_SENDING_UNSET && c->g->start == GW_START_IMMEDIATELY);
+
+	sender_set_sending(c->sender, on);
+	c->interval_ms = c->state.interval_s > 0 ? c->state.interval_s * 1000 : c->g->interval_ms;
+}
+
+static void relay_command(void *ctx, const void *payload, size_t len, int retained)
+{
+	struct control *c = ctx;
+	struct command cmd;
+	char err[512], issued[32];
+	int rc;
+
+	if (!c->sender)
+		return;
+	rc = command_decode(c->cv, payload, len, &cmd, err, sizeof err);
+	if (rc != SUIDO_OK) {
+		log_warn("command", "%scommand refused (%zu bytes): %s", retained ? "retained " : "",
+			 len, err);
+		return;
+	}
+	rc = command_accept(c->q, &cmd, &c->state, err, sizeof err);
+	if (rc == SUIDO_ERR_EXISTS && cmd.seq == c->state.cmd_seq) {
+		/* the retained command again, after a reconnect or restart */
+		log_info("command", "%s seq %lld already applied", command_name(cmd.kind),
+			 (long long)cmd.seq);
+		return;
+	}
+	if (rc != SUIDO_OK) {
+		if (rc == SUIDO_ERR_EXISTS)
+			log_warn("command", "%s command refused: %s", command_name(cmd.kind), err);
+		else
+			log_error("command", "%s seq %lld not applied: %s", command_name(cmd.kind),
+				  (long long)cmd.seq, err);
+		return;
+	}
+	timeutil_format_utc(cmd.issued_ms, issued);
+	switch (cmd.kind) {
+	case COMMAND_START:
+		control_apply_state(c);
+		c->cut_now = 1;
+		log_info("command", "start (seq %lld, issued %s%s): sending every %lld s",
+			 (long long)cmd.seq, issued, cmd.verified ? "" : ", UNSIGNED",
+			 (long long)cmd.interval_s);
+		break;
+	case COMMAND_STOP:
+		control_apply_state(c);
+		log_info("command", "stop (seq %lld, issued %s%s): no data message is sent until "
+				    "the next start", (long long)cmd.seq, issued,
+			 cmd.verified ? "" : ", UNSIGNED");
+		break;
+	case COMMAND_RESEND:
+		if (sender_resend(c->sender, cmd.from_seq, cmd.to_seq) != SUIDO_OK)
+			log_warn("command", "resend seq %llu..%llu (seq %lld) dropped: %d resend "
+					    "requests are already waiting",
+				 (unsigned long long)cmd.from_seq, (unsigned long long)cmd.to_seq,
+				 (long long)cmd.seq, SENDER_RESEND_RANGES);
+		else
+			log_info("command", "resend seq %llu..%llu (seq %lld, issued %s%s)",
+				 (unsigned long long)cmd.from_seq, (unsigned long long)cmd.to_seq,
+				 (long long)cmd.seq, issued, cmd.verified ? "" : ", UNSIGNED");
+		break;
+	}
+}
+
+/* Publishes one health report (health.h), signed unless format = plain. */
+static void send_health(struct health *h, struct control *c, const struct gwseal *seal,
+			struct link *lk)
+{
+	struct queue_stats st;
+	struct health_input in = {0};
+	char last_file[256], err[256], *json = NULL, *jws = NULL;
+	size_t len = 0;
+	int64_t now = timeutil_now_ms();
+
+	in.sending = sender_sending(c->sender);
+	in.interval_s = (double)c->interval_ms / 1000.0;
+	if (queue_stats(c->q, &st) == SUIDO_OK) {
+		in.queue_points = st.pending_points + st.unacked_points;
+		in.queue_unacked = st.unacked_msgs;
+		in.oldest_unacked_ms = st.oldest_unacked_ms;
+	}
+	if (queue_last_file(c->q, last_file, sizeof last_file, &in.last_file_ms) == SUIDO_OK)
+		in.last_file = last_file;
+	in.last_ack_ms = queue_last_ack_ms(c->q);
+	if (health_report(h, &in, now, &json, &len) != SUIDO_OK) {
+		log_warn("gateway", "health report: out of memory");
+		return;
+	}
+	if (seal) {
+		if (gwseal_sign(seal, json, len, &jws, err, sizeof err) != SUIDO_OK) {
+			log_warn("gateway", "signing the health report failed: %s", err);
+			goto done;
+		}
+		if (link_publish_health(lk, jws, strlen(jws)) != SUIDO_OK)
+			log_debug("gateway", "health report not published (not connected)");
+	} else if (link_publish_health(lk, json, len) != SUIDO_OK) {
+		log_debug("gateway", "health report not published (not connected)");
+	}
+done:
+	free(json);
+	free(jws);
 }
 
 static void usage(FILE *f)
@@ -126,10 +247,14 @@ int main(int argc, char **argv)
 	struct mask_key *mkey = NULL;
 	struct spool *sp = NULL;
 	struct ftpspool *fs = NULL;
-	struct ack_relay relay = {NULL};
+	struct health *health = NULL;
+	EVP_PKEY *platform_key = NULL;
+	struct control ctl = {0};
+	uint64_t health_gen = 0;
+	char platform_cn[128];
 	char err[1024], done[PATH_MAX], rejected[PATH_MAX], receipts[PATH_MAX];
 	char dbpath[PATH_MAX];
-	int64_t next_make = 0, next_purge = 0, next_stats = 0, paused_until = 0;
+	int64_t next_make = 0, next_purge = 0, next_stats = 0, next_health = 0, paused_until = 0;
 	enum log_level lvl;
 
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -174,8 +299,20 @@ int main(int argc, char **argv)
 		gw_config_free(g);
 		return EXIT_CONFIG;
 	}
+	/* The platform's commands are verified with its data-protection
+	 * certificate, the one data is sealed to (optional for format = plain). */
+	if (g->platform_cert_path &&
+	    (rc = gwseal_platform_key_load(g, &platform_key, platform_cn, sizeof platform_cn, err,
+					   sizeof err)) != SUIDO_OK) {
+		fprintf(stderr, "suido-gateway: %s: %s\n", config, err);
+		mask_key_free(mkey);
+		gwseal_free(seal);
+		gw_config_free(g);
+		return EXIT_CONFIG;
+	}
 	if (check_only) {
 		printf("%s: OK (%zu layouts)\n", config, mapping_layout_count(g->mapping));
+		EVP_PKEY_free(platform_key);
 		mask_key_free(mkey);
 		gwseal_free(seal);
 		gw_config_free(g);
@@ -212,12 +349,35 @@ int main(int argc, char **argv)
 		.certfile = g->mqtt_tls.certfile,
 		.keyfile = g->mqtt_tls.keyfile,
 	};
-	if (link_new(&lc, relay_ack, &relay, &lk, err, sizeof err) != SUIDO_OK)
+	if (command_verifier_new(platform_key, g->unsigned_commands, g->utility, g->id,
+				 queue_epoch(q), &ctl.cv, err, sizeof err) != SUIDO_OK)
+		fatal("gateway", "platform commands: %s", err);
+	EVP_PKEY_free(platform_key);
+	platform_key = NULL;
+	ctl.g = g;
+	ctl.q = q;
+	if (queue_control_get(q, &ctl.state) != SUIDO_OK)
+		fatal("gateway", "queue %s: cannot read the command state", dbpath);
+	if (link_new(&lc, relay_ack, relay_command, &ctl, &lk, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
 	snd = sender_new(q, lk, seal, g->window, g->ack_timeout_ms);
-	if (!snd)
+	health = health_new(g->state_dir, g->utility, g->id);
+	if (!snd || !health)
 		fatal("gateway", "out of memory");
-	relay.sender = snd;
+	ctl.sender = snd;
+	control_apply_state(&ctl);
+	if (!command_verifier_usable(ctl.cv))
+		log_warn("gateway", "no [security] platform_certificate: every platform command is "
+				    "refused (unsigned_commands = yes accepts unsigned ones, plain "
+				    "test setups only)");
+	else if (g->unsigned_commands)
+		log_warn("gateway", "[security] unsigned_commands = yes: platform commands are "
+				    "accepted UNSIGNED (for tests only)");
+	log_info("gateway", "commands: last applied seq %lld; %s", (long long)ctl.state.cmd_seq,
+		 sender_sending(snd) ? "sending"
+		 : ctl.state.sending == QUEUE_SENDING_OFF
+			 ? "stopped by the platform: no data is sent until its start"
+			 : "waiting for the platform's start command before sending data");
 	if (spool_open(g->spool_dir, &sp, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
 	struct intake_ctx ic = {g->mapping, q, g->id, g->spool_dir, done, rejected, receipts,
@@ -252,7 +412,13 @@ int main(int argc, char **argv)
 					next_make = 0;
 			}
 		}
-		if (now >= next_make) {
+		if (ctl.cut_now) {
+			next_make = 0; /* a start: held points go out at once */
+			ctl.cut_now = 0;
+		}
+		/* Stopped (or not started yet): points stay pending, files are
+		 * still taken. */
+		if (sender_sending(snd) && now >= next_make) {
 			int made = 1;
 			for (int i = 0; i < 64 && made; i++) {
 				rc = queue_make_message(q, g->batch_points, timeutil_now_ms(), &made);
@@ -263,7 +429,7 @@ int main(int argc, char **argv)
 				}
 				busy |= made;
 			}
-			next_make = busy ? 0 : now + g->interval_ms;
+			next_make = busy ? 0 : now + ctl.interval_ms;
 		}
 		if ((rc = sender_step(snd, timeutil_mono_ms())) != SUIDO_OK)
 			log_error("gateway", "sending failed: %s", suido_strerror(rc));
@@ -274,6 +440,13 @@ int main(int argc, char **argv)
 					 (long long)n);
 			next_purge = now + 60000;
 		}
+		if (link_connected(lk) &&
+		    (link_generation(lk) != health_gen || now >= next_health)) {
+			/* every health interval, and at once on each new connection */
+			send_health(health, &ctl, seal, lk);
+			health_gen = link_generation(lk);
+			next_health = now + g->health_interval_ms;
+		}
 		if (now >= next_stats) {
 			struct queue_stats st;
 			struct sender_counts sc;
@@ -282,13 +455,16 @@ int main(int argc, char **argv)
 				log_info("gateway", "queue: %lld pending points, %lld unacked messages, "
 						    "%u in flight, %zu files waiting; since start: %llu "
 						    "published, %llu resent, %llu acked (%llu duplicate), "
-						    "%llu rejected acks",
+						    "%llu rejected acks, %llu sent again on request "
+						    "(%llu not held)",
 					 (long long)st.pending_points, (long long)st.unacked_msgs,
 					 sender_inflight(snd),
 					 spool_ready_count(sp) + (fs ? ftpspool_ready_count(fs) : 0),
 					 (unsigned long long)sc.published, (unsigned long long)sc.resent,
 					 (unsigned long long)sc.acked, (unsigned long long)sc.duplicates,
-					 (unsigned long long)sc.rejected_acks);
+					 (unsigned long long)sc.rejected_acks,
+					 (unsigned long long)sc.requested,
+					 (unsigned long long)sc.not_held);
 			next_stats = now + 60000;
 		}
 		link_loop(lk, busy || spool_ready_count(sp) || (fs && ftpspool_ready_count(fs)) ? 1
@@ -299,6 +475,8 @@ int main(int argc, char **argv)
 	spool_free(sp);
 	sender_free(snd);
 	link_free(lk);
+	health_free(health);
+	command_verifier_free(ctl.cv);
 	gwseal_free(seal);
 	mask_key_free(mkey);
 	queue_close(q);

@@ -6,6 +6,7 @@
  */
 #include "queue.h"
 
+#include <assert.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ enum {
 	ST_MSG_GET,
 	ST_ACK_SELECT,
 	ST_ACK_UPDATE,
+	ST_NEXT_MSG,
 	ST__COUNT
 };
 
@@ -51,6 +53,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_MSG_GET] = "SELECT seq,n_points,payload FROM messages WHERE seq=?1",
 	[ST_ACK_SELECT] = "SELECT acked FROM messages WHERE seq=?1",
 	[ST_ACK_UPDATE] = "UPDATE messages SET acked=?2 WHERE seq=?1",
+	[ST_NEXT_MSG] = "SELECT seq,n_points,payload FROM messages WHERE seq>?1 ORDER BY seq LIMIT 1",
 };
 
 struct queue {
@@ -612,6 +615,18 @@ int queue_get_message(struct queue *q, uint64_t seq, struct queue_msg *out)
 	return load_msg(q, s, out);
 }
 
+int queue_next_message(struct queue *q, uint64_t after_seq, struct queue_msg *out)
+{
+	sqlite3_stmt *s = q->st[ST_NEXT_MSG];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)after_seq);
+	return load_msg(q, s, out);
+}
+
+uint64_t queue_next_seq(const struct queue *q)
+{
+	return q->next_seq;
+}
+
 int queue_ack(struct queue *q, const char *msg_id, int64_t now_ms, uint64_t *seq)
 {
 	char gw[PROFILE_NAME_MAX + 1];
@@ -684,4 +699,92 @@ int queue_purge_acked(struct queue *q, int64_t older_than_ms, int64_t *n)
 		*n = sqlite3_changes(q->db);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? SUIDO_OK : db_rc(rc);
+}
+
+int queue_last_file(struct queue *q, char *name, size_t namelen, int64_t *received_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*name = '\0';
+	*received_ms = 0;
+	if (sqlite3_prepare_v2(q->db, "SELECT name,received FROM files ORDER BY received DESC "
+				      "LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+		return SUIDO_ERR_DB;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(name, namelen, "%s", (const char *)sqlite3_column_text(s, 0));
+		*received_ms = sqlite3_column_int64(s, 1);
+		rc = SUIDO_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : SUIDO_ERR_DB;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int64_t queue_last_ack_ms(struct queue *q)
+{
+	return scalar(q, "SELECT coalesce(max(acked),0) FROM messages");
+}
+
+/* The control state lives in meta under these keys; absent keys are the
+ * defaults of a fresh queue, so no schema change was needed to add them. */
+int queue_control_get(struct queue *q, struct queue_control *out)
+{
+	char buf[32];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = meta_get(q->db, "cmd_seq", buf, sizeof buf)) == SUIDO_OK)
+		out->cmd_seq = strtoll(buf, NULL, 10);
+	else if (rc != SUIDO_ERR_NOTFOUND)
+		return rc;
+	if ((rc = meta_get(q->db, "sending", buf, sizeof buf)) == SUIDO_OK)
+		out->sending = strcmp(buf, "on") == 0    ? QUEUE_SENDING_ON
+			       : strcmp(buf, "off") == 0 ? QUEUE_SENDING_OFF
+							 : QUEUE_SENDING_UNSET;
+	else if (rc != SUIDO_ERR_NOTFOUND)
+		return rc;
+	if ((rc = meta_get(q->db, "interval_s", buf, sizeof buf)) == SUIDO_OK)
+		out->interval_s = strtoll(buf, NULL, 10);
+	else if (rc != SUIDO_ERR_NOTFOUND)
+		return rc;
+	return SUIDO_OK;
+}
+
+int queue_control_set(struct queue *q, const struct queue_control *c)
+{
+	static const char *const names[] = {"unset", "on", "off"};
+	struct queue_control cur;
+	char *sql;
+	int rc;
+
+	assert(c->sending >= QUEUE_SENDING_UNSET && c->sending <= QUEUE_SENDING_OFF);
+	assert(!q->in_tx); /* never inside a file's intake transaction */
+	if ((rc = exec(q, "BEGIN IMMEDIATE")) != SUIDO_OK)
+		return rc;
+	/* compared inside the transaction: the seq only ever grows on disk */
+	if ((rc = queue_control_get(q, &cur)) != SUIDO_OK)
+		goto fail;
+	if (c->cmd_seq <= cur.cmd_seq) {
+		rc = SUIDO_ERR_EXISTS;
+		goto fail;
+	}
+	sql = sqlite3_mprintf("INSERT OR REPLACE INTO meta(key,value) VALUES"
+			      "('cmd_seq','%lld'),('sending','%s'),('interval_s','%lld')",
+			      (long long)c->cmd_seq, names[c->sending], (long long)c->interval_s);
+	if (!sql) {
+		rc = SUIDO_ERR_NOMEM;
+		goto fail;
+	}
+	rc = exec(q, sql);
+	sqlite3_free(sql);
+	if (rc == SUIDO_OK)
+		rc = exec(q, "COMMIT");
+	if (rc == SUIDO_OK)
+		return SUIDO_OK;
+fail:
+	exec(q, "ROLLBACK");
+	return rc;
 }

@@ -100,6 +100,17 @@ int queue_next_unacked(struct queue *q, uint64_t after_seq, struct queue_msg *ou
 int queue_get_message(struct queue *q, uint64_t seq, struct queue_msg *out);
 
 /*
+ * The held message (acknowledged or not) with the smallest seq greater than
+ * after_seq. SUIDO_OK fills *out, SUIDO_ERR_NOTFOUND when there is none,
+ * SUIDO_ERR_DB. (Resend requests: what lies between after_seq and out->seq
+ * was purged.)
+ */
+int queue_next_message(struct queue *q, uint64_t after_seq, struct queue_msg *out);
+
+/* The seq the next message made will get (one more than the last made). */
+uint64_t queue_next_seq(const struct queue *q);
+
+/*
  * Marks the message with this id acknowledged at now_ms. *seq receives its
  * seq. SUIDO_OK, SUIDO_ERR_NOTFOUND (not ours, or already purged),
  * SUIDO_ERR_EXISTS (acknowledged before), SUIDO_ERR_DB.
@@ -116,6 +127,45 @@ struct queue_stats {
 };
 
 int queue_stats(struct queue *q, struct queue_stats *out);
+
+/*
+ * The most recently taken file: its name (truncated to namelen) and when it
+ * was received. SUIDO_OK, SUIDO_ERR_NOTFOUND (none taken yet: name "" and
+ * *received_ms 0), SUIDO_ERR_DB.
+ */
+int queue_last_file(struct queue *q, char *name, size_t namelen, int64_t *received_ms);
+
+/* When the last acknowledgement still held was recorded (wall ms), 0 when
+ * none is held. -1 on a database error. */
+int64_t queue_last_ack_ms(struct queue *q);
+
+/*
+ * What the platform last commanded (docs/protocol.md "Commands"), kept in
+ * the meta table so that a restart keeps it and a replayed older command
+ * is refused after a restart too. A fresh queue has cmd_seq 0, sending
+ * QUEUE_SENDING_UNSET and interval_s 0.
+ */
+enum queue_sending {
+	QUEUE_SENDING_UNSET = 0, /* no start or stop applied yet: [send] start decides */
+	QUEUE_SENDING_ON,        /* a start was applied last */
+	QUEUE_SENDING_OFF,       /* a stop was applied last */
+};
+
+struct queue_control {
+	int64_t cmd_seq;          /* seq of the last command applied, 0 if none */
+	enum queue_sending sending;
+	int64_t interval_s;       /* of the last start applied, 0 if none */
+};
+
+/* Reads the control state. SUIDO_OK or SUIDO_ERR_DB. */
+int queue_control_get(struct queue *q, struct queue_control *out);
+
+/*
+ * Replaces the control state in one durable transaction, only if
+ * c->cmd_seq is greater than the stored one. SUIDO_OK, SUIDO_ERR_EXISTS (the
+ * stored seq is not smaller: nothing written), SUIDO_ERR_DB / _FULL.
+ */
+int queue_control_set(struct queue *q, const struct queue_control *c);
 
 /* Deletes acknowledged messages acknowledged before older_than_ms.
  * *n receives how many. SUIDO_OK or _DB. */

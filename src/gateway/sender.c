@@ -3,6 +3,7 @@
  */
 #include "sender.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,13 @@
 struct flight {
 	uint64_t seq;
 	int64_t sent_ms;
+	int resend; /* published for a resend request: not repeated on timeout */
+};
+
+/* A resend request being served: next..to remain. */
+struct resend_range {
+	uint64_t from, to, next;
+	uint64_t published, not_held;
 };
 
 struct sender {
@@ -24,6 +32,12 @@ struct sender {
 	unsigned n;
 	uint64_t last_seq;   /* highest seq published on this connection */
 	uint64_t generation; /* link generation the state belongs to */
+	int sending;
+	struct resend_range rr[SENDER_RESEND_RANGES]; /* FIFO, rr[0] served */
+	unsigned n_rr;
+	unsigned n_resend;   /* slots of fl[] holding resends */
+	unsigned resend_cap; /* at most this many resends in flight: half the window */
+	int turn_resend;     /* fresh data and resends take free slots in turn */
 	struct sender_counts counts;
 };
 
@@ -44,6 +58,8 @@ struct sender *sender_new(struct queue *q, struct link *l, const struct gwseal *
 	s->seal = seal;
 	s->window = window;
 	s->ack_timeout_ms = ack_timeout_ms;
+	s->resend_cap = window / 2 ? window / 2 : 1;
+	s->sending = 1;
 	return s;
 }
 
@@ -85,9 +101,133 @@ static int publish(struct sender *s, uint64_t seq, struct queue_msg *preloaded)
 	return rc;
 }
 
+void sender_set_sending(struct sender *s, int on)
+{
+	s->sending = on != 0;
+}
+
+int sender_sending(const struct sender *s)
+{
+	return s->sending;
+}
+
+int sender_resend(struct sender *s, uint64_t from_seq, uint64_t to_seq)
+{
+	struct resend_range *r;
+
+	assert(from_seq >= 1 && from_seq <= to_seq);
+	if (s->n_rr == SENDER_RESEND_RANGES)
+		return SUIDO_ERR_LIMIT;
+	r = &s->rr[s->n_rr++];
+	memset(r, 0, sizeof *r);
+	r->from = from_seq;
+	r->to = to_seq;
+	r->next = from_seq;
+	return SUIDO_OK;
+}
+
+static void range_not_held(struct sender *s, struct resend_range *r, uint64_t a, uint64_t b)
+{
+	log_warn("sender", "resend: seq %llu..%llu not held (purged after retention, or never "
+			   "made): not sent again",
+		 (unsigned long long)a, (unsigned long long)b);
+	r->not_held += b - a + 1;
+	s->counts.not_held += b - a + 1;
+}
+
+static void range_done(struct sender *s)
+{
+	struct resend_range *r = &s->rr[0];
+
+	log_info("sender", "resend of seq %llu..%llu done: %llu published again, %llu not held",
+		 (unsigned long long)r->from, (unsigned long long)r->to,
+		 (unsigned long long)r->published, (unsigned long long)r->not_held);
+	memmove(&s->rr[0], &s->rr[1], (s->n_rr - 1) * sizeof *s->rr);
+	s->n_rr--;
+}
+
+static void add_flight(struct sender *s, uint64_t seq, int64_t now_ms, int resend)
+{
+	s->fl[s->n].seq = seq;
+	s->fl[s->n].sent_ms = now_ms;
+	s->fl[s->n].resend = resend;
+	s->n++;
+	s->n_resend += resend != 0;
+}
+
+static void drop_flight(struct sender *s, unsigned i)
+{
+	s->n_resend -= s->fl[i].resend != 0;
+	s->fl[i] = s->fl[--s->n];
+}
+
+/* One fresh message (the next unacknowledged one) into the window: 1 when
+ * published, 0 when nothing to do, -1 with *rc on an error. */
+static int step_fresh(struct sender *s, int64_t now_ms, int *rc)
+{
+	struct queue_msg m;
+
+	if (!s->sending || s->n >= s->window)
+		return 0;
+	*rc = queue_next_unacked(s->q, s->last_seq, &m);
+	if (*rc == SUIDO_ERR_NOTFOUND) {
+		*rc = SUIDO_OK;
+		return 0;
+	}
+	if (*rc != SUIDO_OK)
+		return -1;
+	if (publish(s, m.seq, &m) != SUIDO_OK) {
+		*rc = SUIDO_OK; /* connection dropped: the next generation resends */
+		return -1;
+	}
+	add_flight(s, m.seq, now_ms, 0);
+	s->turn_resend = 1;
+	s->last_seq = m.seq;
+	s->counts.published++;
+	return 1;
+}
+
+/* One message of the oldest resend request into the window; as step_fresh. */
+static int step_resend(struct sender *s, int64_t now_ms, int *rc)
+{
+	struct queue_msg m;
+
+	while (s->n_rr && s->n < s->window && s->n_resend < s->resend_cap) {
+		struct resend_range *r = &s->rr[0];
+		*rc = queue_next_message(s->q, r->next - 1, &m);
+		if (*rc != SUIDO_OK && *rc != SUIDO_ERR_NOTFOUND)
+			return -1;
+		if (*rc == SUIDO_ERR_NOTFOUND || m.seq > r->to) {
+			if (*rc == SUIDO_OK)
+				free(m.payload);
+			range_not_held(s, r, r->next, r->to);
+			range_done(s);
+			continue;
+		}
+		if (m.seq > r->next)
+			range_not_held(s, r, r->next, m.seq - 1);
+		if (publish(s, m.seq, &m) != SUIDO_OK) {
+			*rc = SUIDO_OK; /* connection dropped: go on from here on the next one */
+			r->next = m.seq;
+			return -1;
+		}
+		add_flight(s, m.seq, now_ms, 1);
+		s->turn_resend = 0;
+		r->next = m.seq + 1;
+		r->published++;
+		s->counts.requested++;
+		if (r->next > r->to)
+			range_done(s);
+		*rc = SUIDO_OK;
+		return 1;
+	}
+	*rc = SUIDO_OK;
+	return 0;
+}
+
 int sender_step(struct sender *s, int64_t now_ms)
 {
-	int rc;
+	int rc = SUIDO_OK;
 
 	if (!link_connected(s->l))
 		return SUIDO_OK;
@@ -96,15 +236,25 @@ int sender_step(struct sender *s, int64_t now_ms)
 		 * from the oldest unacknowledged message. */
 		s->generation = link_generation(s->l);
 		s->n = 0;
+		s->n_resend = 0;
 		s->last_seq = 0;
 	}
 	for (unsigned i = 0; i < s->n; i++) {
 		if (now_ms - s->fl[i].sent_ms < s->ack_timeout_ms)
 			continue;
+		if (s->fl[i].resend) {
+			log_info("sender", "no ack within %lld ms for seq %llu sent again on request: "
+					   "not repeated",
+				 (long long)s->ack_timeout_ms, (unsigned long long)s->fl[i].seq);
+			drop_flight(s, i--);
+			continue;
+		}
+		if (!s->sending)
+			continue; /* stopped: waits, resent once started again */
 		rc = publish(s, s->fl[i].seq, NULL);
 		if (rc == SUIDO_ERR_NOTFOUND) {
 			/* acknowledged meanwhile and purged: drop the slot */
-			s->fl[i--] = s->fl[--s->n];
+			drop_flight(s, i--);
 			continue;
 		}
 		if (rc != SUIDO_OK)
@@ -114,23 +264,22 @@ int sender_step(struct sender *s, int64_t now_ms)
 		s->fl[i].sent_ms = now_ms;
 		s->counts.resent++;
 	}
-	while (s->n < s->window) {
-		struct queue_msg m;
-		rc = queue_next_unacked(s->q, s->last_seq, &m);
-		if (rc == SUIDO_ERR_NOTFOUND)
-			break;
-		if (rc != SUIDO_OK)
-			return rc;
-		rc = publish(s, m.seq, &m);
-		if (rc != SUIDO_OK)
-			return SUIDO_OK; /* connection dropped: the next generation resends */
-		s->fl[s->n].seq = m.seq;
-		s->fl[s->n].sent_ms = now_ms;
-		s->n++;
-		s->last_seq = m.seq;
-		s->counts.published++;
+	/* Free slots go to fresh data and to resend requests in turn, so
+	 * neither starves the other; resends never hold more than resend_cap. */
+	for (;;) {
+		int did;
+		if (s->turn_resend) {
+			did = step_resend(s, now_ms, &rc);
+			if (did == 0)
+				did = step_fresh(s, now_ms, &rc);
+		} else {
+			did = step_fresh(s, now_ms, &rc);
+			if (did == 0)
+				did = step_resend(s, now_ms, &rc);
+		}
+		if (did <= 0)
+			return did < 0 ? rc : SUIDO_OK;
 	}
-	return SUIDO_OK;
 }
 
 void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st,
@@ -159,10 +308,15 @@ void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st
 		log_error("sender", "recording ack of %s failed: %s", msg_id, suido_strerror(rc));
 		return; /* not recorded: the message is resent and acked again */
 	}
-	for (unsigned i = 0; i < s->n; i++) {
-		if (s->fl[i].seq == seq) {
-			s->fl[i] = s->fl[--s->n];
-			break;
+	/* The same seq may be in flight twice (sent normally and on request);
+	 * each copy is answered. The normal one goes first: once acknowledged
+	 * it has done its job. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < s->n; i++) {
+			if (s->fl[i].seq == seq && s->fl[i].resend == pass) {
+				drop_flight(s, i);
+				return;
+			}
 		}
 	}
 }

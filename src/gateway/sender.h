@@ -4,6 +4,17 @@
  * message whose ack has not come within ack_timeout_ms, and everything
  * unacknowledged after each reconnect. The queue stays the only truth: the
  * sender's in-memory state is a cache that a restart or reconnect discards.
+ *
+ * The platform steers it (docs/protocol.md "Commands"): while sending is
+ * off nothing is published, not even a resend after a timeout (acks are
+ * still recorded). A resend request publishes the held messages of a seq
+ * range again, acknowledged or not, in order, once each: it never takes
+ * more than half of the window (at least one slot), so the normal sending
+ * keeps at least the other half and is not starved; a resend that is not
+ * acknowledged within ack_timeout_ms frees its slot and is not repeated
+ * (the platform asks again if it still misses it). Resend requests are
+ * served while sending is off too: the platform asked for them explicitly.
+ * They live in memory only: a restart drops what is left of them.
  */
 #ifndef SUIDO_GATEWAY_SENDER_H
 #define SUIDO_GATEWAY_SENDER_H
@@ -32,12 +43,31 @@ int sender_step(struct sender *s, int64_t now_ms);
 void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st,
 		const char *reason, int64_t wall_ms);
 
-/* Messages published and not yet acknowledged on this connection. */
+/* Turns the publishing of data messages on or off (start / stop). */
+void sender_set_sending(struct sender *s, int on);
+
+/* 1 while sending is on. */
+int sender_sending(const struct sender *s);
+
+#define SENDER_RESEND_RANGES 16 /* resend requests waiting at once */
+
+/*
+ * Queues a resend of the messages from_seq..to_seq (from <= to; the caller
+ * bounds the range). Requests are served one after the other in the order
+ * they came. SUIDO_OK, or SUIDO_ERR_LIMIT when SENDER_RESEND_RANGES are
+ * already waiting (the request is dropped; the caller logs it).
+ */
+int sender_resend(struct sender *s, uint64_t from_seq, uint64_t to_seq);
+
+/* Messages published and not yet acknowledged on this connection (resends
+ * requested by the platform included). */
 unsigned sender_inflight(const struct sender *s);
 
-/* Counters since start. */
+/* Counters since start. resent: after an ack timeout or a reconnect;
+ * requested: published again for a resend request; not_held: asked for by a
+ * resend request but no longer (or not yet) in the queue. */
 struct sender_counts {
-	uint64_t published, resent, acked, duplicates, rejected_acks;
+	uint64_t published, resent, acked, duplicates, rejected_acks, requested, not_held;
 };
 void sender_counts(const struct sender *s, struct sender_counts *out);
 

@@ -341,13 +341,17 @@ class Stack:
                        stdout=subprocess.DEVNULL)
         broker_key, broker_crt = self.pki["broker"]
         # Gateways may only use their own topics (their certificate CN is their
-        # broker user name); the platform reads every data topic and answers on
-        # every ack topic. "it-attacker" (test_bad_input) stands for a client
+        # broker user name); the platform reads every data topic, answers on
+        # every ack topic, commands every gateway and reads their health and
+        # status. "it-attacker" (test_bad_input) stands for a client
         # that got past the broker's ACLs: the platform must still refuse it.
         self._write("acl", """user suido-platform
 topic read suido/v1/+/+/data
 topic read suido/v1/+/+/file
 topic write suido/v1/+/+/ack
+topic write suido/v1/+/+/command
+topic read suido/v1/+/+/health
+topic read suido/v1/+/+/status
 
 user it-attacker
 topic readwrite suido/v1/#
@@ -355,7 +359,9 @@ topic readwrite suido/v1/#
 pattern write suido/v1/+/%u/data
 pattern write suido/v1/+/%u/file
 pattern write suido/v1/+/%u/status
+pattern write suido/v1/+/%u/health
 pattern read suido/v1/+/%u/ack
+pattern read suido/v1/+/%u/command
 """)
         # user: started as root, mosquitto would switch to the mosquitto user
         # after loading its configuration, who cannot read the ACL file here
