@@ -163,6 +163,13 @@ int store_list_gateway_events(struct store *s, const char *utility, const char *
 	return s->ops->list_gateway_events(s->impl, utility, gateway, limit, fn, ctx);
 }
 
+int store_recent_seqs(struct store *s, const char *utility, const char *gateway, int64_t epoch,
+		      size_t limit, store_seq_fn fn, void *ctx)
+{
+	assert(s && utility && gateway && fn);
+	return s->ops->recent_seqs(s->impl, utility, gateway, epoch, limit, fn, ctx);
+}
+
 int store_list_items(struct store *s, const char *utility, store_item_fn fn, void *ctx)
 {
 	assert(s && utility && fn);

@@ -21,9 +21,10 @@
 #include "store_int.h"
 #include "suido/error.h"
 #include "suido/log.h"
+#include "suido/profile.h"
 
 /* Version of the schema below; a database from a later one is refused. */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define BUSY_TIMEOUT_MS 10000
 
 /* The file store (v4): metadata first, the content and the sealed original
@@ -42,6 +43,14 @@
 	" PRIMARY KEY(utility_key, id));"                                                  \
 	"CREATE INDEX files_received ON files(utility_key, received_ms);"
 
+/* A message's epoch and seq (v6), parsed from its id "{gateway}:{epoch}:{seq}",
+ * so that the gap detector can read a gateway's recent seqs by index;
+ * NULL for messages stored before v6 and for ids of another form. */
+#define SEQ_SQL                                                                            \
+	"ALTER TABLE messages ADD COLUMN epoch INTEGER;"                                   \
+	"ALTER TABLE messages ADD COLUMN seq INTEGER;"                                     \
+	"CREATE INDEX messages_seq ON messages(gateway_key, epoch, seq) WHERE seq IS NOT NULL;"
+
 /* Gateway state changes (v5), append-only. */
 #define EVENTS_SQL                                                                         \
 	"CREATE TABLE gateway_events("                                                     \
@@ -55,7 +64,7 @@
 
 static const char schema_sql[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
-	"INSERT INTO schema_version(version) VALUES(5);"
+	"INSERT INTO schema_version(version) VALUES(6);"
 	"CREATE TABLE utilities("
 	" utility_key INTEGER PRIMARY KEY,"
 	" id TEXT NOT NULL UNIQUE,"
@@ -95,7 +104,7 @@ static const char schema_sql[] =
 	" v REAL,"
 	" s TEXT,"
 	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;"
-	FILES_SQL EVENTS_SQL;
+	FILES_SQL EVENTS_SQL SEQ_SQL;
 
 /* Migrations: migrate_sql[v] takes a database from version v to v + 1, run in
  * one transaction with the version update. */
@@ -106,6 +115,7 @@ static const char *const migrate_sql[SCHEMA_VERSION] = {
 	      "UPDATE schema_version SET version = 3;",
 	[3] = FILES_SQL "UPDATE schema_version SET version = 4;",
 	[4] = EVENTS_SQL "UPDATE schema_version SET version = 5;",
+	[5] = SEQ_SQL "UPDATE schema_version SET version = 6;",
 };
 
 enum stmt_id {
@@ -131,6 +141,7 @@ enum stmt_id {
 	ST_GET_FILE,
 	ST_PUT_EVENT,
 	ST_LIST_EVENTS,
+	ST_RECENT_SEQS,
 	ST__COUNT
 };
 
@@ -145,8 +156,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_INSERT_GATEWAY] = "INSERT INTO gateways(id, utility_key)"
 			      " SELECT ?2, utility_key FROM utilities WHERE id = ?1",
 	[ST_PUT_MESSAGE] = "INSERT INTO messages(id, utility_key, gateway_key, received_ms, n_points,"
-			   " original)"
-			   " SELECT ?3, u.utility_key, g.gateway_key, ?4, ?5, ?6 FROM utilities u"
+			   " original, epoch, seq)"
+			   " SELECT ?3, u.utility_key, g.gateway_key, ?4, ?5, ?6, ?7, ?8 FROM utilities u"
 			   " JOIN gateways g ON g.utility_key = u.utility_key"
 			   " WHERE u.id = ?1 AND g.id = ?2",
 	[ST_GET_ORIGINAL] = "SELECT m.original FROM utilities u"
@@ -187,6 +198,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" f.content, f.original"
 			" FROM utilities u JOIN files f ON f.utility_key = u.utility_key"
 			" WHERE u.id = ?1 AND f.id = ?2",
+	[ST_RECENT_SEQS] = "SELECT m.seq FROM utilities u"
+			   " JOIN gateways g ON g.utility_key = u.utility_key"
+			   " JOIN messages m ON m.gateway_key = g.gateway_key"
+			   " WHERE u.id = ?1 AND g.id = ?2 AND m.epoch = ?3 AND m.seq IS NOT NULL"
+			   " ORDER BY m.seq DESC LIMIT ?4",
 	[ST_PUT_EVENT] = "INSERT INTO gateway_events(gateway_key, t, from_state, to_state, reason)"
 			 " SELECT g.gateway_key, ?3, ?4, ?5, ?6 FROM utilities u"
 			 " JOIN gateways g ON g.utility_key = u.utility_key"
@@ -605,6 +621,19 @@ static int sqlite_put_message(void *impl, const char *utility, const char *gatew
 		sqlite3_bind_blob64(st, 6, original, original_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 6);
+	{
+		char gw[PROFILE_NAME_MAX + 1];
+		int64_t epoch;
+		uint64_t seq;
+		if (profile_msg_id_parse(msg_id, gw, sizeof gw, &epoch, &seq) == SUIDO_OK &&
+		    seq <= INT64_MAX) {
+			sqlite3_bind_int64(st, 7, epoch);
+			sqlite3_bind_int64(st, 8, (sqlite3_int64)seq);
+		} else {
+			sqlite3_bind_null(st, 7);
+			sqlite3_bind_null(st, 8);
+		}
+	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		if (sqlite3_changes(q->db) == 0)
@@ -741,6 +770,29 @@ static int sqlite_put_file(void *impl, const char *utility, const struct store_f
 	/* the blobs are the caller's, borrowed for this call only */
 	sqlite3_bind_null(st, 8);
 	sqlite3_bind_null(st, 9);
+	return ret;
+}
+
+static int sqlite_recent_seqs(void *impl, const char *utility, const char *gateway,
+			      int64_t epoch, size_t limit, store_seq_fn fn, void *ctx)
+{
+	struct store_sqlite *q = impl;
+	sqlite3_stmt *st = q->st[ST_RECENT_SEQS];
+	int rc, ret = SUIDO_OK;
+
+	bind_str(st, 1, utility);
+	bind_str(st, 2, gateway);
+	sqlite3_bind_int64(st, 3, epoch);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn(ctx, (uint64_t)sqlite3_column_int64(st, 0))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(q, rc, "recent seqs");
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -1118,6 +1170,7 @@ const struct store_ops store_sqlite_ops = {
 	.get_file = sqlite_get_file,
 	.put_gateway_event = sqlite_put_gateway_event,
 	.list_gateway_events = sqlite_list_gateway_events,
+	.recent_seqs = sqlite_recent_seqs,
 	.list_items = sqlite_list_items,
 	.get_item = sqlite_get_item,
 	.values = sqlite_values,

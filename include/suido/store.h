@@ -56,6 +56,8 @@ struct store_gateway_event {
 	const char *reason;
 };
 typedef int (*store_event_fn)(void *ctx, const struct store_gateway_event *e);
+/* A message seq; return as store_item_fn. */
+typedef int (*store_seq_fn)(void *ctx, uint64_t seq);
 /* A file's metadata; return as store_item_fn. */
 typedef int (*store_file_fn)(void *ctx, const struct store_file *f);
 
@@ -95,6 +97,8 @@ struct store_ops {
 				 const struct store_gateway_event *e);
 	int (*list_gateway_events)(void *impl, const char *utility, const char *gateway,
 				   size_t limit, store_event_fn fn, void *ctx);
+	int (*recent_seqs)(void *impl, const char *utility, const char *gateway, int64_t epoch,
+			   size_t limit, store_seq_fn fn, void *ctx);
 };
 
 /* The SQLite backend (store_sqlite.c). */
@@ -212,6 +216,14 @@ int store_list_files(struct store *s, const char *utility, store_file_fn fn, voi
  */
 int store_get_file(struct store *s, const char *utility, const char *id, store_file_fn meta,
 		   store_original_fn content, store_original_fn original, void *ctx);
+
+/*
+ * Calls fn with the seqs of the newest limit messages stored from utility's
+ * gateway in epoch (parsed from their ids "{gateway}:{epoch}:{seq}"; messages
+ * stored before schema version 6 have none), highest first. SUIDO_OK or _DB.
+ */
+int store_recent_seqs(struct store *s, const char *utility, const char *gateway, int64_t epoch,
+		      size_t limit, store_seq_fn fn, void *ctx);
 
 /* Keeps a gateway's state change (append-only; in its own transaction when
  * none is open). SUIDO_OK, SUIDO_ERR_NOTFOUND (gateway not registered to

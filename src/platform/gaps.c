@@ -66,6 +66,64 @@ static void shift(struct seqwin *w, uint64_t nb)
 	w->base = nb;
 }
 
+int gaps_known(const struct gaps *g, const struct plat_gateway *gw, int64_t epoch)
+{
+	size_t k = (size_t)(gw - g->cfg->gateways);
+
+	return k < g->cfg->n_gateways && g->w[k].known && g->w[k].epoch >= epoch;
+}
+
+static void mark(struct seqwin *w, uint64_t seq)
+{
+	w->bits[(seq - w->base - 1) / 8] |= (uint8_t)(1u << ((seq - w->base - 1) % 8));
+	if (seq > w->top)
+		w->top = seq;
+}
+
+static void advance(struct seqwin *w)
+{
+	uint64_t n = 0;
+
+	while (n < GAPS_WINDOW && bit(w, n))
+		n++;
+	if (n)
+		shift(w, w->base + n);
+}
+
+void gaps_prime(struct gaps *g, const struct plat_gateway *gw, int64_t epoch,
+		const uint64_t *seqs, size_t n, int64_t now_ms)
+{
+	size_t k = (size_t)(gw - g->cfg->gateways);
+	uint64_t lo = UINT64_MAX, hi = 0;
+	struct seqwin *w;
+
+	if (k >= g->cfg->n_gateways)
+		return;
+	w = &g->w[k];
+	memset(w, 0, sizeof *w);
+	w->known = 1;
+	w->epoch = epoch;
+	for (size_t i = 0; i < n; i++) {
+		if (seqs[i] && seqs[i] < lo)
+			lo = seqs[i];
+		if (seqs[i] > hi)
+			hi = seqs[i];
+	}
+	if (hi == 0)
+		return; /* nothing stored of this epoch: base 0 */
+	/* keep the top of the window: below it everything counts as arrived */
+	if (hi - lo >= GAPS_WINDOW)
+		lo = hi - GAPS_WINDOW + 1;
+	w->base = lo - 1;
+	w->top = w->base;
+	for (size_t i = 0; i < n; i++)
+		if (seqs[i] > w->base)
+			mark(w, seqs[i]);
+	advance(w);
+	if (w->top > w->base)
+		w->gap_since = now_ms;
+}
+
 void gaps_seen(struct gaps *g, const struct plat_gateway *gw, int64_t epoch, uint64_t seq,
 	       int64_t now_ms)
 {
@@ -98,17 +156,8 @@ void gaps_seen(struct gaps *g, const struct plat_gateway *gw, int64_t epoch, uin
 		if (!w->gap_since)
 			w->gap_since = now_ms;
 	}
-	w->bits[(seq - w->base - 1) / 8] |= (uint8_t)(1u << ((seq - w->base - 1) % 8));
-	if (seq > w->top)
-		w->top = seq;
-	/* advance over what is complete */
-	{
-		uint64_t n = 0;
-		while (n < GAPS_WINDOW && bit(w, n))
-			n++;
-		if (n)
-			shift(w, w->base + n);
-	}
+	mark(w, seq);
+	advance(w); /* over what is complete */
 	if (w->top > w->base) {
 		if (!w->gap_since)
 			w->gap_since = now_ms;

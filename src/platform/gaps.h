@@ -9,10 +9,11 @@
  *
  * Per gateway: the epoch, "base" (every seq up to it has arrived) and a
  * window of GAPS_WINDOW seqs above it. A message beyond the window moves the
- * window up and asks for everything it skipped. State is in memory: after a
- * platform restart the first message of a gateway sets its base (a gap that
- * was open at the restart is not asked for; the gateway resends what was
- * never acked anyway). Used by the ingest thread only.
+ * window up and asks for everything it skipped. State is in memory; the
+ * first message of a gateway's epoch after a platform start primes the
+ * window from the seqs the store holds for that epoch (gaps_prime), so gaps
+ * that were open at the restart, or that a database restored from a backup
+ * has, are found too. Used by the ingest thread only.
  */
 #ifndef SUIDO_PLATFORM_GAPS_H
 #define SUIDO_PLATFORM_GAPS_H
@@ -30,6 +31,18 @@ struct gaps;
  * when out of memory. */
 struct gaps *gaps_new(const struct plat_config *cfg, int64_t grace_ms);
 void gaps_free(struct gaps *g);
+
+/* Nonzero when gw's window follows epoch already (else prime it first). */
+int gaps_known(const struct gaps *g, const struct plat_gateway *gw, int64_t epoch);
+
+/*
+ * Sets gw's window to epoch with the seqs[n] the store holds for it (any
+ * order; the newest GAPS_WINDOW are enough): every seq below the lowest given
+ * is taken as arrived; with none, the epoch is taken as empty, so everything
+ * from seq 1 up to the next message seen is a gap.
+ */
+void gaps_prime(struct gaps *g, const struct plat_gateway *gw, int64_t epoch,
+		const uint64_t *seqs, size_t n, int64_t now_ms);
 
 /* A message of gw with this epoch and seq was stored (or was a duplicate). */
 void gaps_seen(struct gaps *g, const struct plat_gateway *gw, int64_t epoch, uint64_t seq,

@@ -429,6 +429,19 @@ refuse:
 /* Feeds the gap detector with a stored (or duplicate) message's seq. The
  * seqs of a batch that is rolled back afterwards were seen too early: the
  * gateway resends them, and at worst a resend is asked for in vain. */
+struct seqs {
+	uint64_t v[GAPS_WINDOW];
+	size_t n;
+};
+
+static int collect_seq(void *ctx, uint64_t seq)
+{
+	struct seqs *s = ctx;
+
+	s->v[s->n++] = seq;
+	return s->n == GAPS_WINDOW;
+}
+
 static void seen_seq(struct ingest *in, const struct plat_gateway *gw, const char *id,
 		     int64_t now)
 {
@@ -436,8 +449,18 @@ static void seen_seq(struct ingest *in, const struct plat_gateway *gw, const cha
 	int64_t epoch;
 	uint64_t seq;
 
-	if (in->gaps && profile_msg_id_parse(id, g, sizeof g, &epoch, &seq) == SUIDO_OK)
-		gaps_seen(in->gaps, gw, epoch, seq, now);
+	if (!in->gaps || profile_msg_id_parse(id, g, sizeof g, &epoch, &seq) != SUIDO_OK)
+		return;
+	if (!gaps_known(in->gaps, gw, epoch)) {
+		/* the first message of this epoch since the start: what does the
+		 * store hold of it already (this message included)? */
+		struct seqs *s = calloc(1, sizeof *s);
+		if (s && store_recent_seqs(in->st, gw->utility, gw->id, epoch, GAPS_WINDOW,
+					   collect_seq, s) == SUIDO_OK)
+			gaps_prime(in->gaps, gw, epoch, s->v, s->n, now);
+		free(s);
+	}
+	gaps_seen(in->gaps, gw, epoch, seq, now);
 }
 
 int ingest_store_batch(struct ingest *in, size_t n, const char *const *topics,

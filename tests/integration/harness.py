@@ -308,6 +308,7 @@ class Stack:
 
     def __init__(self, utility="demo", gateway="demo-gw1", extra_gateway_conf="", keep=False,
                  other_gateways=(), revoked_gateways=(), applications=None,
+                 gateway_platform_conf="",
                  extra_platform_conf="", gateway_format="json", ftp=False,
                  ftp_users=("sender1", "sender2"), ftp_conf=""):
         """other_gateways and revoked_gateways are registered on the platform
@@ -417,6 +418,7 @@ api_token_sha256 = {sha}
 utility = {utility}
 format = {gateway_format}
 certificate = {self.pki["gw"][gateway][1]}
+{gateway_platform_conf}
 {more}""")
         self._write("gateway.conf", f"""[gateway]
 id = {gateway}

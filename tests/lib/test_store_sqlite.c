@@ -171,7 +171,7 @@ static void test_schema(void **state)
 	char err[256] = "";
 
 	assert_string_equal(store_backend(f->s), "sqlite");
-	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 6);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_journal_mode"
 					  " WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"
@@ -191,7 +191,7 @@ static void test_schema(void **state)
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_ERR_DB);
 	assert_null(s2);
 	assert_non_null(strstr(err, "newer"));
-	raw_exec(f->path, "UPDATE schema_version SET version = 5");
+	raw_exec(f->path, "UPDATE schema_version SET version = 6");
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_OK);
 	store_close(s2);
 }
@@ -548,6 +548,41 @@ static void test_gateway_events(void **state)
 	out[0] = '\0';
 	assert_int_equal(store_list_gateway_events(f->s, "u2", "u1-gw1", 10, event_cb, out),
 			 SUIDO_OK);
+	assert_string_equal(out, "");
+}
+
+/* The seqs of a gateway's recent messages, by epoch, highest first. */
+static int seq_cb(void *ctx, uint64_t seq)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 64 - n, "%llu,", (unsigned long long)seq);
+	return 0;
+}
+
+static void test_recent_seqs(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"x"};
+	int64_t key;
+	char out[64] = "";
+
+	seed(f->s, "u1", ids, 1, &key);
+	assert_int_equal(store_begin(f->s), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:7:1", 1, 0, NULL, 0), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:7:3", 1, 0, NULL, 0), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:7:2", 1, 0, NULL, 0), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "u1-gw1:8:1", 1, 0, NULL, 0), SUIDO_OK);
+	assert_int_equal(store_put_message(f->s, "u1", "u1-gw1", "not-an-id", 1, 0, NULL, 0), SUIDO_OK);
+	assert_int_equal(store_commit(f->s), SUIDO_OK);
+	assert_int_equal(store_recent_seqs(f->s, "u1", "u1-gw1", 7, 10, seq_cb, out), SUIDO_OK);
+	assert_string_equal(out, "3,2,1,");
+	out[0] = '\0';
+	assert_int_equal(store_recent_seqs(f->s, "u1", "u1-gw1", 7, 2, seq_cb, out), SUIDO_OK);
+	assert_string_equal(out, "3,2,");
+	out[0] = '\0';
+	assert_int_equal(store_recent_seqs(f->s, "u2", "u1-gw1", 7, 10, seq_cb, out), SUIDO_OK);
 	assert_string_equal(out, "");
 }
 
@@ -967,7 +1002,7 @@ static void test_migrate_v1(void **state)
 	raw_exec(path, "PRAGMA journal_mode=WAL");
 	raw_exec(path, schema_v1);
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 6);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), 1);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('points')"
 				       " WHERE name = 's' AND type = 'TEXT'"), 1);
@@ -998,7 +1033,7 @@ static void test_migrate_v1(void **state)
 	s = NULL;
 	/* Reopening the migrated file migrates nothing more. */
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 6);
 	store_close(s);
 	/* A failed migration leaves version 1 as it was: a v1 file whose
 	 * messages already have the column cannot take it a second time. */
@@ -1039,6 +1074,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateway_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_seqs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),

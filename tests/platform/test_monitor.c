@@ -275,6 +275,23 @@ static void test_gaps(void **state)
 	gaps_seen(g, &gws[1], 8, 2, T0);
 	gaps_tick(g, T0 + 40000, on_ask, &a);
 	assert_string_equal(a.log, "gw2:1-1;");
+	/* primed from the store after a restart: the holes it has are asked for */
+	{
+		static const uint64_t stored[] = {5, 1, 3};
+		a.log[0] = '\0';
+		assert_false(gaps_known(g, &gws[0], 200));
+		gaps_prime(g, &gws[0], 200, stored, 3, T0);
+		assert_true(gaps_known(g, &gws[0], 200));
+		gaps_seen(g, &gws[0], 200, 6, T0);
+		gaps_tick(g, T0 + 30000, on_ask, &a);
+		assert_string_equal(a.log, "gw1:2-4;");
+		/* an epoch the store holds nothing of: everything before is a gap */
+		a.log[0] = '\0';
+		gaps_prime(g, &gws[1], 300, NULL, 0, T0);
+		gaps_seen(g, &gws[1], 300, 4, T0);
+		gaps_tick(g, T0 + 30000, on_ask, &a);
+		assert_string_equal(a.log, "gw2:1-3;");
+	}
 	gaps_free(g);
 }
 
