@@ -892,10 +892,14 @@ static int sqlite_get_file(void *impl, const char *utility, const char *id, stor
 		column_file(st, &f);
 		if (meta)
 			meta(ctx, &f);
+		/* an empty blob reads as NULL: hand out "" instead */
+		const void *c = sqlite3_column_blob(st, 6), *o;
+		size_t clen = (size_t)sqlite3_column_bytes(st, 6);
 		if (content)
-			content(ctx, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+			content(ctx, c ? c : "", clen);
+		o = sqlite3_column_blob(st, 7);
 		if (original)
-			original(ctx, sqlite3_column_blob(st, 7), (size_t)sqlite3_column_bytes(st, 7));
+			original(ctx, o ? o : "", (size_t)sqlite3_column_bytes(st, 7));
 	} else if (rc == SQLITE_DONE) {
 		ret = SUIDO_ERR_NOTFOUND;
 	} else {
