@@ -82,9 +82,10 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 {
 	static const char *const gw_keys[] = {"id", "utility", "timezone", "state_dir",
 					      "spool_dir", "mapping", "log_level",
-					      "max_file_bytes", "encoding", NULL};
+					      "max_file_bytes", "encoding", "min_free_bytes", NULL};
 	static const char *const send_keys[] = {"batch_points", "interval_ms", "ack_timeout_ms",
-						"window", "retention_days", "start", NULL};
+						"window", "retention_days", "retention_s",
+						"archive_days", "max_queue_bytes", "start", NULL};
 	static const char *const mqtt_keys[] = {"host",   "port",     "keepalive", "topic_prefix",
 						"cafile", "certfile", "keyfile",   NULL};
 	static const char *const sec_keys[] = {"format", "key", "platform_certificate", "ca",
@@ -164,12 +165,18 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 			   "expected auto, utf-8 or cp932, got \"%s\"", v);
 		goto fail;
 	}
+	/* room kept for acks and messages while intake is paused */
+	if (conf_get_int(c, s, "min_free_bytes", 0, 16ll << 20, 0, 1ll << 50, &n, err, errlen))
+		goto fail;
+	g->min_free_bytes = n;
 
 	g->batch_points = 1000;
 	g->interval_ms = 1000;
 	g->ack_timeout_ms = 10000;
 	g->window = 16;
 	g->retention_ms = 7ll * 86400 * 1000;
+	g->archive_ms = 365ll * 86400 * 1000;
+	g->max_queue_bytes = 0;
 	/* the platform decides when a gateway sends (seed 003 section 3) */
 	g->start = GW_START_COMMAND;
 	if ((s = conf_first(c, "send"))) {
@@ -190,6 +197,18 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		if (conf_get_int(c, s, "retention_days", 0, 7, 0, 3650, &n, err, errlen))
 			goto fail;
 		g->retention_ms = n * 86400 * 1000;
+		if (conf_find(s, "retention_s")) { /* overrides retention_days (tests) */
+			if (conf_get_int(c, s, "retention_s", 1, 0, 1, 3650ll * 86400, &n, err,
+					 errlen))
+				goto fail;
+			g->retention_ms = n * 1000;
+		}
+		if (conf_get_int(c, s, "archive_days", 0, 365, 0, 36500, &n, err, errlen))
+			goto fail;
+		g->archive_ms = n * 86400 * 1000;
+		if (conf_get_int(c, s, "max_queue_bytes", 0, 0, 0, 1ll << 50, &n, err, errlen))
+			goto fail;
+		g->max_queue_bytes = n;
 		if (conf_get_str(c, s, "start", 0, "command", &v, err, errlen))
 			goto fail;
 		if (strcmp(v, "command") == 0) {

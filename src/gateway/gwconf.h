@@ -53,7 +53,13 @@ struct gw_config {
 	int64_t interval_ms;
 	int64_t ack_timeout_ms;
 	unsigned window;
-	int64_t retention_ms;
+	int64_t retention_ms;       /* [send] retention_days or retention_s: acked messages
+				     * older than this are evacuated to archives */
+	int64_t archive_ms;         /* [send] archive_days: archives older than this are
+				     * deleted; 0 = kept forever */
+	int64_t max_queue_bytes;    /* [send] max_queue_bytes: intake pauses above; 0 = no bound */
+	int64_t min_free_bytes;     /* [gateway] min_free_bytes: intake pauses below; 0 = only
+				     * on a real disk full */
 	enum gw_start start;        /* [send] start */
 	int64_t health_interval_ms; /* [monitor] health_interval_s */
 	char *mqtt_host;

@@ -143,6 +143,14 @@ int health_report(struct health *h, const struct health_input *in, int64_t now_m
 		strbuf_puts(&sb, "null");
 	put_time(&sb, "last_file_time", in->last_file_ms);
 	put_time(&sb, "last_ack_time", in->last_ack_ms);
+	strbuf_printf(&sb, ",\"intake_paused\":%s,\"alert\":", in->intake_paused ? "true" : "false");
+	if (in->alert && *in->alert)
+		/* bounded: the report must stay under HEALTH_MAX_BYTES */
+		strbuf_json_str(&sb, in->alert, strnlen(in->alert, 512));
+	else
+		strbuf_puts(&sb, "null");
+	strbuf_puts(&sb, ",\"archives\":");
+	strbuf_json_int(&sb, in->archives);
 	strbuf_putc(&sb, '}');
 	*json = strbuf_steal(&sb, len);
 	strbuf_free(&sb);

@@ -26,6 +26,9 @@ struct health_input {
 	const char *last_file;    /* name of the last file taken, "" or NULL: none */
 	int64_t last_file_ms;     /* when it was taken, 0: none */
 	int64_t last_ack_ms;      /* the last ack recorded, 0: none */
+	int intake_paused;        /* 1 while files are not taken (disk full, bounds) */
+	const char *alert;        /* why, or NULL: none */
+	int64_t archives;         /* archive files of evacuated messages, -1: unknown */
 };
 
 struct health;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "suido/csv.h"
 #include "suido/error.h"
@@ -469,4 +470,107 @@ int intake_reject(const struct intake_ctx *c, const struct intake_origin *o,
 		snprintf(dst, sizeof dst, "%s.%lld.%d", rname, (long long)now_ms, i);
 	}
 	return fsutil_move(c->spool_dir, name, c->rejected_dir, dst, err, errlen);
+}
+
+int64_t intake_free_bytes(const char *dir)
+{
+	struct statvfs v;
+
+	if (statvfs(dir, &v) != 0)
+		return -1;
+	return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+}
+
+void intake_guard_init(struct intake_guard *g, const char *state_dir, struct queue *q,
+		       int64_t min_free_bytes, int64_t max_queue_bytes)
+{
+	memset(g, 0, sizeof *g);
+	g->state_dir = state_dir;
+	g->queue = q;
+	g->min_free_bytes = min_free_bytes;
+	g->max_queue_bytes = max_queue_bytes;
+}
+
+static void pause_intake(struct intake_guard *g, enum intake_pause why, int64_t now_ms,
+			 const char *alert)
+{
+	g->next_check_ms = now_ms + INTAKE_GUARD_RETRY_MS;
+	g->probing = 0;
+	if (g->pause != INTAKE_RUNNING) {
+		g->pause = why; /* already alerted: the reason may change, not logged again */
+		snprintf(g->alert, sizeof g->alert, "%s", alert);
+		return;
+	}
+	g->pause = why;
+	snprintf(g->alert, sizeof g->alert, "%s", alert);
+	log_error("intake", "ALERT: intake paused: %s; files stay in the spool, checked again "
+			    "every %d s", alert, INTAKE_GUARD_RETRY_MS / 1000);
+}
+
+static void resume_intake(struct intake_guard *g)
+{
+	if (g->pause == INTAKE_RUNNING)
+		return;
+	log_info("intake", "intake resumed: space is back (%s was the alert)", g->alert);
+	g->pause = INTAKE_RUNNING;
+	g->probing = 0;
+	g->alert[0] = '\0';
+}
+
+int intake_guard_allows(struct intake_guard *g, int64_t now_ms)
+{
+	int64_t free_b, qbytes;
+	char alert[384];
+
+	if (now_ms < g->next_check_ms)
+		return g->pause == INTAKE_RUNNING || g->probing;
+	g->next_check_ms = now_ms + (g->pause == INTAKE_RUNNING ? INTAKE_GUARD_CHECK_MS
+							    : INTAKE_GUARD_RETRY_MS);
+	if (g->min_free_bytes > 0 && (free_b = intake_free_bytes(g->state_dir)) >= 0 &&
+	    free_b < g->min_free_bytes) {
+		snprintf(alert, sizeof alert, "%lld bytes free on the file system of %s, under "
+					      "[gateway] min_free_bytes %lld",
+			 (long long)free_b, g->state_dir, (long long)g->min_free_bytes);
+		pause_intake(g, INTAKE_LOW_SPACE, now_ms, alert);
+		return 0;
+	}
+	if (g->max_queue_bytes > 0 && g->queue && (qbytes = queue_disk_bytes(g->queue)) >= 0 &&
+	    qbytes > g->max_queue_bytes) {
+		snprintf(alert, sizeof alert, "the queue takes %lld bytes, over [send] "
+					      "max_queue_bytes %lld",
+			 (long long)qbytes, (long long)g->max_queue_bytes);
+		pause_intake(g, INTAKE_QUEUE_LIMIT, now_ms, alert);
+		return 0;
+	}
+	if (g->pause == INTAKE_DISK_FULL) {
+		/* Only a write can tell whether the disk is still full. */
+		g->probing = 1;
+		return 1;
+	}
+	resume_intake(g);
+	return 1;
+}
+
+void intake_guard_full(struct intake_guard *g, int64_t now_ms, const char *detail)
+{
+	char alert[384];
+
+	snprintf(alert, sizeof alert, "disk full: %s", detail);
+	pause_intake(g, INTAKE_DISK_FULL, now_ms, alert);
+}
+
+void intake_guard_taken(struct intake_guard *g)
+{
+	if (g->pause == INTAKE_DISK_FULL)
+		resume_intake(g);
+}
+
+int intake_guard_paused(const struct intake_guard *g)
+{
+	return g->pause != INTAKE_RUNNING;
+}
+
+const char *intake_guard_alert(const struct intake_guard *g)
+{
+	return g->pause != INTAKE_RUNNING ? g->alert : NULL;
 }

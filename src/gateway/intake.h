@@ -95,4 +95,52 @@ int intake_reject(const struct intake_ctx *c, const struct intake_origin *o,
 
 const char *intake_status_name(enum intake_status s);
 
+/*
+ * Whether files may be taken now (seed 003 5-1: disk full). Intake pauses
+ * when the file system of the state directory has less than min_free_bytes
+ * free, when the queue takes more than max_queue_bytes, or when taking a
+ * file hit a full disk (SUIDO_ERR_FULL); files then stay in the spool,
+ * untouched. The pause is logged once at ERROR (the alert, also in the
+ * health report) and checked again every INTAKE_GUARD_RETRY_MS; intake
+ * resumes by itself (logged at INFO) once the space is back: after a disk
+ * full, when the next file is taken. Plain struct owned by the caller; one
+ * thread.
+ */
+#define INTAKE_GUARD_RETRY_MS 5000
+#define INTAKE_GUARD_CHECK_MS 1000 /* how often the space is looked at while running */
+
+enum intake_pause { INTAKE_RUNNING = 0, INTAKE_LOW_SPACE, INTAKE_QUEUE_LIMIT, INTAKE_DISK_FULL };
+
+struct intake_guard {
+	const char *state_dir;  /* borrowed */
+	struct queue *queue;    /* borrowed; NULL: no queue bound */
+	int64_t min_free_bytes; /* 0: no bound */
+	int64_t max_queue_bytes; /* 0: no bound */
+	enum intake_pause pause;
+	int probing;            /* after a disk full: one try allowed to see if it is over */
+	int64_t next_check_ms;  /* monotonic */
+	char alert[384];        /* why intake is paused; "" while running */
+};
+
+void intake_guard_init(struct intake_guard *g, const char *state_dir, struct queue *q,
+		       int64_t min_free_bytes, int64_t max_queue_bytes);
+
+/* 1 when files may be taken at monotonic now_ms, 0 while paused. */
+int intake_guard_allows(struct intake_guard *g, int64_t now_ms);
+
+/* Taking a file failed with SUIDO_ERR_FULL (detail: why): pauses intake. */
+void intake_guard_full(struct intake_guard *g, int64_t now_ms, const char *detail);
+
+/* A file was taken: ends a pause after a disk full. */
+void intake_guard_taken(struct intake_guard *g);
+
+/* 1 while intake is paused. */
+int intake_guard_paused(const struct intake_guard *g);
+
+/* Why intake is paused, or NULL while it runs (borrowed until the next call). */
+const char *intake_guard_alert(const struct intake_guard *g);
+
+/* Bytes free for us on the file system of dir, -1 when unknown. */
+int64_t intake_free_bytes(const char *dir);
+
 #endif

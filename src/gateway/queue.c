@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "suido/error.h"
 #include "suido/strbuf.h"
 
-#define QUEUE_SCHEMA_VERSION 2 /* 2: points.s, the text of a text point */
+/* 2: points.s, the text of a text point; 3: archives, the index of evacuated
+ * messages (archive.h) */
+#define QUEUE_SCHEMA_VERSION 3
 
 enum {
 	ST_ITEM_UPSERT,
@@ -96,6 +99,14 @@ static int meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
 	return rc;
 }
 
+/* The index of archive files (archive.h): which file holds which seq range.
+ * Ranges never overlap (queue_evacuable). */
+#define ARCHIVES_DDL                                                                          \
+	"CREATE TABLE archives(file TEXT PRIMARY KEY, first_seq INTEGER NOT NULL,"            \
+	" last_seq INTEGER NOT NULL, n_msgs INTEGER NOT NULL, bytes INTEGER NOT NULL,"        \
+	" sha256 TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"                     \
+	"CREATE INDEX archives_last ON archives(last_seq);"
+
 static int create_schema(struct queue *q, char *err, size_t errlen)
 {
 	int64_t epoch = (int64_t)time(NULL);
@@ -113,6 +124,7 @@ static int create_schema(struct queue *q, char *err, size_t errlen)
 		"CREATE TABLE messages(seq INTEGER PRIMARY KEY, created INTEGER NOT NULL,"
 		" n_points INTEGER NOT NULL, payload BLOB NOT NULL, acked INTEGER);"
 		"CREATE INDEX messages_unacked ON messages(seq) WHERE acked IS NULL;"
+		ARCHIVES_DDL
 		"INSERT INTO meta VALUES('schema_version','%d'),('epoch','%lld'),"
 		"('next_seq','1'),('gateway',%Q),('utility',%Q);"
 		"COMMIT;",
@@ -167,6 +179,17 @@ int queue_open(const char *path, const char *utility, const char *gateway, struc
 			    "UPDATE meta SET value='2' WHERE key='schema_version'; COMMIT;") !=
 		    SUIDO_OK) {
 			snprintf(err, errlen, "queue %s: migration to version 2: %s", path,
+				 sqlite3_errmsg(q->db));
+			exec(q, "ROLLBACK");
+			goto fail;
+		}
+		snprintf(buf, sizeof buf, "%d", 2);
+	}
+	if (atoi(buf) == 2) { /* version 2 had no archive index */
+		if (exec(q, "BEGIN IMMEDIATE;" ARCHIVES_DDL
+			    "UPDATE meta SET value='3' WHERE key='schema_version'; COMMIT;") !=
+		    SUIDO_OK) {
+			snprintf(err, errlen, "queue %s: migration to version 3: %s", path,
 				 sqlite3_errmsg(q->db));
 			exec(q, "ROLLBACK");
 			goto fail;
@@ -684,6 +707,11 @@ int queue_stats(struct queue *q, struct queue_stats *out)
 	return SUIDO_OK;
 }
 
+const char *queue_gateway(const struct queue *q)
+{
+	return q->gateway;
+}
+
 int queue_purge_acked(struct queue *q, int64_t older_than_ms, int64_t *n)
 {
 	sqlite3_stmt *s = NULL;
@@ -787,4 +815,217 @@ int queue_control_set(struct queue *q, const struct queue_control *c)
 fail:
 	exec(q, "ROLLBACK");
 	return rc;
+}
+
+int queue_evacuable(struct queue *q, int64_t older_than_ms, size_t max_msgs, size_t max_bytes,
+		    int (*each)(void *ctx, const struct queue_held *m), void *ctx, size_t *n,
+		    uint64_t *first, uint64_t *last)
+{
+	sqlite3_stmt *s = NULL;
+	size_t bytes = 0;
+	int rc;
+
+	*n = 0;
+	*first = *last = 0;
+	assert(!q->in_tx);
+	/* One read transaction: the rows seen are the rows queue_archive_commit
+	 * will delete (only this thread writes). */
+	if ((rc = exec(q, "BEGIN")) != SUIDO_OK)
+		return rc;
+	/* The smallest seq acked before the cut; then every held message in seq
+	 * order until one that is not evacuable: a range never straddles a
+	 * message that stays, so ranges of different files never overlap. */
+	if (sqlite3_prepare_v2(q->db, "SELECT seq,created,acked,n_points,payload FROM messages "
+				      "WHERE seq>=(SELECT min(seq) FROM messages WHERE acked IS NOT "
+				      "NULL AND acked<?1) ORDER BY seq", -1, &s, NULL) != SQLITE_OK) {
+		rc = SUIDO_ERR_DB;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, older_than_ms);
+	rc = SUIDO_OK;
+	while (*n < max_msgs && bytes < max_bytes) {
+		struct queue_held m;
+		int st = sqlite3_step(s);
+		if (st == SQLITE_DONE)
+			break;
+		if (st != SQLITE_ROW) {
+			rc = db_rc(st);
+			break;
+		}
+		if (sqlite3_column_type(s, 2) == SQLITE_NULL ||
+		    sqlite3_column_int64(s, 2) >= older_than_ms)
+			break;
+		m.seq = (uint64_t)sqlite3_column_int64(s, 0);
+		m.created_ms = sqlite3_column_int64(s, 1);
+		m.acked_ms = sqlite3_column_int64(s, 2);
+		m.n_points = (size_t)sqlite3_column_int64(s, 3);
+		m.payload = sqlite3_column_blob(s, 4);
+		m.len = (size_t)sqlite3_column_bytes(s, 4);
+		if (!m.payload)
+			m.payload = "";
+		snprintf(m.id, sizeof m.id, "%s:%lld:%llu", q->gateway, (long long)q->epoch,
+			 (unsigned long long)m.seq);
+		if ((rc = each(ctx, &m)) != SUIDO_OK)
+			break;
+		if (*n == 0)
+			*first = m.seq;
+		*last = m.seq;
+		(*n)++;
+		bytes += m.len;
+	}
+out:
+	sqlite3_finalize(s);
+	exec(q, "COMMIT"); /* a read transaction: nothing to lose */
+	return rc;
+}
+
+#define ARCH_COLS "file,first_seq,last_seq,n_msgs,bytes,sha256,created"
+
+static void load_archive(sqlite3_stmt *s, struct queue_archive *out)
+{
+	memset(out, 0, sizeof *out);
+	snprintf(out->file, sizeof out->file, "%s", (const char *)sqlite3_column_text(s, 0));
+	out->first_seq = (uint64_t)sqlite3_column_int64(s, 1);
+	out->last_seq = (uint64_t)sqlite3_column_int64(s, 2);
+	out->n_msgs = sqlite3_column_int64(s, 3);
+	out->bytes = sqlite3_column_int64(s, 4);
+	snprintf(out->sha256, sizeof out->sha256, "%s", (const char *)sqlite3_column_text(s, 5));
+	out->created_ms = sqlite3_column_int64(s, 6);
+}
+
+/* Runs sql (selecting ARCH_COLS) bound to up to two integers and one text;
+ * loads the first row. */
+static int archive_query(struct queue *q, const char *sql, int64_t a, int64_t b, const char *t,
+			 struct queue_archive *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return SUIDO_ERR_DB;
+	if (sqlite3_bind_parameter_count(s) >= 1)
+		sqlite3_bind_int64(s, 1, a);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, b);
+	if (t)
+		sqlite3_bind_text(s, 3, t, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		load_archive(s, out);
+		rc = SUIDO_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : SUIDO_ERR_DB;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int queue_archive_commit(struct queue *q, const struct queue_archive *a, int64_t older_than_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	assert(!q->in_tx);
+	if ((rc = exec(q, "BEGIN IMMEDIATE")) != SUIDO_OK)
+		return rc;
+	if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO archives(file,first_seq,last_seq,"
+				      "n_msgs,bytes,sha256,created) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = SUIDO_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, a->file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)a->first_seq);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)a->last_seq);
+	sqlite3_bind_int64(s, 4, a->n_msgs);
+	sqlite3_bind_int64(s, 5, a->bytes);
+	sqlite3_bind_text(s, 6, a->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, a->created_ms);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc != SQLITE_DONE) {
+		rc = db_rc(rc);
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(q->db, "DELETE FROM messages WHERE seq BETWEEN ?1 AND ?2 AND acked "
+				      "IS NOT NULL AND acked<?3", -1, &s, NULL) != SQLITE_OK) {
+		rc = SUIDO_ERR_DB;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)a->first_seq);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)a->last_seq);
+	sqlite3_bind_int64(s, 3, older_than_ms);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		rc = db_rc(rc);
+		goto fail;
+	}
+	if (sqlite3_changes(q->db) != a->n_msgs) {
+		/* not the rows the file holds: keep them, and no index row */
+		rc = SUIDO_ERR_INVALID;
+		goto fail;
+	}
+	if ((rc = exec(q, "COMMIT")) == SUIDO_OK)
+		return SUIDO_OK;
+fail:
+	exec(q, "ROLLBACK");
+	return rc;
+}
+
+int queue_archive_find(struct queue *q, uint64_t from_seq, uint64_t to_seq,
+		       struct queue_archive *out)
+{
+	return archive_query(q, "SELECT " ARCH_COLS " FROM archives WHERE last_seq>=?1 AND first_seq<=?2 "
+				"ORDER BY first_seq LIMIT 1",
+			     (int64_t)from_seq, (int64_t)to_seq, NULL, out);
+}
+
+int queue_archive_get(struct queue *q, const char *file, struct queue_archive *out)
+{
+	return archive_query(q, "SELECT " ARCH_COLS " FROM archives WHERE file=?3", 0, 0, file,
+			     out);
+}
+
+int queue_archive_oldest(struct queue *q, int64_t created_before_ms, struct queue_archive *out)
+{
+	return archive_query(q, "SELECT " ARCH_COLS " FROM archives WHERE created<?1 ORDER BY "
+				"created, first_seq LIMIT 1",
+			     created_before_ms, 0, NULL, out);
+}
+
+int queue_archive_forget(struct queue *q, const char *file)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db, "DELETE FROM archives WHERE file=?1", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return SUIDO_ERR_DB;
+	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? SUIDO_OK : db_rc(rc);
+}
+
+int64_t queue_archive_count(struct queue *q)
+{
+	return scalar(q, "SELECT count(*) FROM archives");
+}
+
+int64_t queue_disk_bytes(struct queue *q)
+{
+	const char *path = sqlite3_db_filename(q->db, "main");
+	char wal[4096];
+	struct stat st;
+	int64_t n;
+
+	if (!path || !*path || stat(path, &st) != 0)
+		return -1;
+	n = (int64_t)st.st_size;
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	if (stat(wal, &st) == 0)
+		n += (int64_t)st.st_size;
+	return n;
 }

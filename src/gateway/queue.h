@@ -8,8 +8,9 @@
  * (committed with the file's record and receipt) -> queue_make_message()
  * moves the oldest pending points into one encoded message with the next
  * sequence number, atomically -> the sender publishes it, as often as needed
- * -> queue_ack() marks it acknowledged -> queue_purge_acked() drops it after
- * the retention period.
+ * -> queue_ack() marks it acknowledged -> after the retention period
+ * archive.c writes it to an archive file and queue_archive_commit() indexes
+ * that file and drops it from the queue (データ退避).
  *
  * Message ids are "{gateway}:{epoch}:{seq}"; epoch is fixed when the database
  * is created and seq only grows, so an id is never reused.
@@ -167,8 +168,78 @@ int queue_control_get(struct queue *q, struct queue_control *out);
  */
 int queue_control_set(struct queue *q, const struct queue_control *c);
 
-/* Deletes acknowledged messages acknowledged before older_than_ms.
- * *n receives how many. SUIDO_OK or _DB. */
+/* Deletes acknowledged messages acknowledged before older_than_ms, without
+ * archiving them. *n receives how many. SUIDO_OK or _DB. (The gateway
+ * evacuates them with archive_evacuate instead.) */
 int queue_purge_acked(struct queue *q, int64_t older_than_ms, int64_t *n);
+
+/* The gateway id the queue belongs to (borrowed for the queue's life). */
+const char *queue_gateway(const struct queue *q);
+
+/* A held message as it is evacuated; everything borrowed for the call. */
+struct queue_held {
+	uint64_t seq;
+	char id[PROFILE_ID_MAX + 1];
+	int64_t created_ms;
+	int64_t acked_ms;
+	size_t n_points;
+	const char *payload;
+	size_t len;
+};
+
+/*
+ * Calls each(ctx, m) for the next messages to evacuate: starting at the
+ * smallest seq acknowledged before older_than_ms, every held message in seq
+ * order, stopping before the first one that is not acknowledged before
+ * older_than_ms (so a range first..last never straddles a message that
+ * stays, and the ranges of two archive files never overlap), after max_msgs
+ * messages, or once max_bytes of payload were passed (at least one message).
+ * *n, *first, *last receive how many were passed and their seq range (0 when
+ * none). An each() result other than SUIDO_OK stops and is returned.
+ * SUIDO_OK, _DB, or each's error.
+ */
+int queue_evacuable(struct queue *q, int64_t older_than_ms, size_t max_msgs, size_t max_bytes,
+		    int (*each)(void *ctx, const struct queue_held *m), void *ctx, size_t *n,
+		    uint64_t *first, uint64_t *last);
+
+/* One row of the archive index. */
+struct queue_archive {
+	char file[128];       /* name inside the archive directory */
+	uint64_t first_seq, last_seq;
+	int64_t n_msgs;       /* messages in the file (seqs of the range not in it were
+			       * never held when it was written) */
+	int64_t bytes;        /* size of the file */
+	char sha256[65];      /* of the file, hex */
+	int64_t created_ms;   /* when it was written */
+};
+
+/*
+ * Indexes archive a (already durable on disk) and deletes the messages it
+ * holds (seq first..last acknowledged before older_than_ms) in one
+ * transaction. SUIDO_OK; SUIDO_ERR_INVALID when that is not a->n_msgs
+ * messages (nothing changed); _DB, _FULL (nothing changed).
+ */
+int queue_archive_commit(struct queue *q, const struct queue_archive *a, int64_t older_than_ms);
+
+/* The indexed archive with the smallest first_seq whose range meets
+ * from_seq..to_seq. SUIDO_OK fills *out, SUIDO_ERR_NOTFOUND, SUIDO_ERR_DB. */
+int queue_archive_find(struct queue *q, uint64_t from_seq, uint64_t to_seq,
+		       struct queue_archive *out);
+
+/* The index row of file. SUIDO_OK, SUIDO_ERR_NOTFOUND, SUIDO_ERR_DB. */
+int queue_archive_get(struct queue *q, const char *file, struct queue_archive *out);
+
+/* The oldest archive written before created_before_ms. As above. */
+int queue_archive_oldest(struct queue *q, int64_t created_before_ms, struct queue_archive *out);
+
+/* Removes file from the index (durably; the file itself is the caller's).
+ * SUIDO_OK, _DB, _FULL. */
+int queue_archive_forget(struct queue *q, const char *file);
+
+/* Archive files indexed, -1 on a database error. */
+int64_t queue_archive_count(struct queue *q);
+
+/* Bytes the queue takes on disk (database and WAL), -1 when unknown. */
+int64_t queue_disk_bytes(struct queue *q);
 
 #endif

@@ -24,6 +24,7 @@ struct resend_range {
 
 struct sender {
 	struct queue *q;
+	struct archive *archive; /* or NULL */
 	struct link *l;
 	const struct gwseal *seal;
 	unsigned window;
@@ -111,6 +112,11 @@ int sender_sending(const struct sender *s)
 	return s->sending;
 }
 
+void sender_set_archive(struct sender *s, struct archive *a)
+{
+	s->archive = a;
+}
+
 int sender_resend(struct sender *s, uint64_t from_seq, uint64_t to_seq)
 {
 	struct resend_range *r;
@@ -128,8 +134,8 @@ int sender_resend(struct sender *s, uint64_t from_seq, uint64_t to_seq)
 
 static void range_not_held(struct sender *s, struct resend_range *r, uint64_t a, uint64_t b)
 {
-	log_warn("sender", "resend: seq %llu..%llu not held (purged after retention, or never "
-			   "made): not sent again",
+	log_warn("sender", "resend: seq %llu..%llu not held (neither in the queue nor in an "
+			   "archive): not sent again",
 		 (unsigned long long)a, (unsigned long long)b);
 	r->not_held += b - a + 1;
 	s->counts.not_held += b - a + 1;
@@ -187,6 +193,53 @@ static int step_fresh(struct sender *s, int64_t now_ms, int *rc)
 	return 1;
 }
 
+/*
+ * The held message with the smallest seq in r->next..r->to, from the queue
+ * or, for what was evacuated, from an archive. SUIDO_OK fills *m,
+ * SUIDO_ERR_NOTFOUND when none, or the queue's error. A missing or corrupt
+ * archive is logged here and its range counts as not held.
+ */
+static int next_held(struct sender *s, struct resend_range *r, struct queue_msg *m)
+{
+	struct queue_msg am;
+	uint64_t from = r->next, hi, bad_last;
+	char err[512];
+	int rc = queue_next_message(s->q, r->next - 1, m);
+
+	if (rc == SUIDO_OK && m->seq > r->to) {
+		free(m->payload);
+		rc = SUIDO_ERR_NOTFOUND;
+	}
+	if ((rc != SUIDO_OK && rc != SUIDO_ERR_NOTFOUND) || !s->archive)
+		return rc;
+	/* Before the next one in the queue, an archive may hold some. */
+	hi = rc == SUIDO_OK ? m->seq - 1 : r->to;
+	while (from <= hi) {
+		int arc = archive_next(s->archive, from, hi, &am, &bad_last, err, sizeof err);
+		if (arc == SUIDO_OK) {
+			if (rc == SUIDO_OK)
+				free(m->payload);
+			*m = am;
+			s->counts.from_archive++;
+			return SUIDO_OK;
+		}
+		if (arc == SUIDO_ERR_NOTFOUND)
+			break;
+		if (arc != SUIDO_ERR_INVALID) {
+			if (rc == SUIDO_OK)
+				free(m->payload);
+			return arc;
+		}
+		log_error("sender", "resend: %s: seq %llu..%llu of it not sent again", err,
+			  (unsigned long long)from,
+			  (unsigned long long)(bad_last < hi ? bad_last : hi));
+		if (bad_last >= hi)
+			break;
+		from = bad_last + 1;
+	}
+	return rc;
+}
+
 /* One message of the oldest resend request into the window; as step_fresh. */
 static int step_resend(struct sender *s, int64_t now_ms, int *rc)
 {
@@ -194,12 +247,10 @@ static int step_resend(struct sender *s, int64_t now_ms, int *rc)
 
 	while (s->n_rr && s->n < s->window && s->n_resend < s->resend_cap) {
 		struct resend_range *r = &s->rr[0];
-		*rc = queue_next_message(s->q, r->next - 1, &m);
+		*rc = next_held(s, r, &m);
 		if (*rc != SUIDO_OK && *rc != SUIDO_ERR_NOTFOUND)
 			return -1;
-		if (*rc == SUIDO_ERR_NOTFOUND || m.seq > r->to) {
-			if (*rc == SUIDO_OK)
-				free(m.payload);
+		if (*rc == SUIDO_ERR_NOTFOUND) {
 			range_not_held(s, r, r->next, r->to);
 			range_done(s);
 			continue;

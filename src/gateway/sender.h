@@ -14,13 +14,16 @@
  * acknowledged within ack_timeout_ms frees its slot and is not repeated
  * (the platform asks again if it still misses it). Resend requests are
  * served while sending is off too: the platform asked for them explicitly.
- * They live in memory only: a restart drops what is left of them.
+ * They live in memory only: a restart drops what is left of them. Messages
+ * already evacuated from the queue (archive.h) are served from their
+ * archive file, streamed, when an archive is set.
  */
 #ifndef SUIDO_GATEWAY_SENDER_H
 #define SUIDO_GATEWAY_SENDER_H
 
 #include <stdint.h>
 
+#include "archive.h"
 #include "gwseal.h"
 #include "link.h"
 #include "queue.h"
@@ -59,15 +62,21 @@ int sender_sending(const struct sender *s);
  */
 int sender_resend(struct sender *s, uint64_t from_seq, uint64_t to_seq);
 
+/* Serves resend requests for evacuated messages from a (borrowed for the
+ * sender's life; NULL: only what the queue holds). */
+void sender_set_archive(struct sender *s, struct archive *a);
+
 /* Messages published and not yet acknowledged on this connection (resends
  * requested by the platform included). */
 unsigned sender_inflight(const struct sender *s);
 
 /* Counters since start. resent: after an ack timeout or a reconnect;
- * requested: published again for a resend request; not_held: asked for by a
- * resend request but no longer (or not yet) in the queue. */
+ * requested: published again for a resend request (from_archive of them
+ * read from an archive file); not_held: asked for by a resend request but
+ * neither in the queue nor in a readable archive. */
 struct sender_counts {
-	uint64_t published, resent, acked, duplicates, rejected_acks, requested, not_held;
+	uint64_t published, resent, acked, duplicates, rejected_acks, requested, not_held,
+		from_archive;
 };
 void sender_counts(const struct sender *s, struct sender_counts *out);
 

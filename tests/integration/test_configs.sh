@@ -68,7 +68,7 @@ sed 's/^utility = demo/utility = nowhere/' "$SRC/etc/platform.conf" > "$t/p3.con
 check platform-dangling 78 "[gateway demo-gw1] utility: no [utility nowhere] section" "$BIN/suido-platform" -c "$t/p3.conf" --check-config
 sed 's/^batch_points = 1000/batch_points = lots/' "$SRC/etc/gateway.conf" > "$t/g1.conf"
 sed -i "s|^mapping = .*|mapping = $SRC/etc/mapping-demo.conf|" "$t/g1.conf"
-check gateway-int 78 "g1.conf:25: [send] batch_points: not an integer: \"lots\"" "$BIN/suido-gateway" -c "$t/g1.conf" --check-config
+check gateway-int 78 "g1.conf:30: [send] batch_points: not an integer: \"lots\"" "$BIN/suido-gateway" -c "$t/g1.conf" --check-config
 sed "s|^mapping = .*|mapping = $t/m.conf|" "$SRC/etc/gateway.conf" > "$t/g2.conf"
 printf '[layout x]\nkind = diagonal\n' > "$t/m.conf"
 check gateway-mapping 78 "m.conf:2: [layout x] kind" "$BIN/suido-gateway" -c "$t/g2.conf" --check-config
