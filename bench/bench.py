@@ -24,7 +24,9 @@ Environment (all optional; the defaults are what docs/benchmarks.md reports):
                        message, items and window as ingest_plain
   BENCH_SEALED_ROUNDS  ingest_sealed rounds, each one openssl speed run and one
                        fresh sealed stack; medians reported (3)
-  BENCH_ONLY           comma list of ingest,query,gateway,open,sealed to run a subset
+  BENCH_CSV_ROWS       gateway_csv rows of its one wide CSV file (1000000; 10 values a row)
+  BENCH_CSV_REF_ROUNDS gateway_csv reference runs (sqlite3 .import), median used (3)
+  BENCH_ONLY           comma list of ingest,query,gateway,open,sealed,csv to run a subset
   BENCH_BROKER_NODELAY=0   leave "set_tcp_nodelay true" out of the broker's
                        config (make run and the tests ship it on)
   BENCH_CLIENT_NODELAY=0   no TCP_NODELAY on bench_ingest's connection (the
@@ -221,7 +223,7 @@ api_token_sha256 = {sha}
             time.sleep(0.05)
         raise BenchError("platform not serving / not connected; log:\n" + self.log("platform"))
 
-    def start_gateway(self, gateway):
+    def start_gateway(self, gateway, gateway_conf=""):
         # the demo mapping masks the billing layout's personal columns
         mask_key = os.path.join(self.dir, "mask.key")
         if not os.path.exists(mask_key):
@@ -234,7 +236,7 @@ timezone = Asia/Tokyo
 state_dir = {self.dir}/gateway
 spool_dir = {self.spool}
 mapping = {ROOT}/etc/mapping-demo.conf
-[send]
+{gateway_conf}[send]
 start = immediately
 [security]
 format = plain
@@ -545,6 +547,160 @@ def bench_gateway(build, tmp, res):
          % (res["gateway_ingest"], res["rss_gateway"]))
 
 
+# ---------------------------------------------------------------- gateway_csv
+
+# The haisuichi layout of etc/mapping-demo.conf ("values = *") with ten value
+# columns: every one becomes an item.
+WIDE_HEADER = ("日時,配水池水位(m),流入流量(m3/h),流出流量(m3/h),残留塩素(mg/L),濁度(度),"
+               "色度(度),水温(℃),pH(-),電気伝導率(mS/m),配水圧力(MPa)")
+
+
+def make_wide_csv(path, rows):
+    """A CP932, CRLF haisuichi file of `rows` distinct 1-minute rows from
+    2024/01/01 0:00 JST, ten values a row. Returns its size in bytes."""
+    t0 = 1704034800  # 2023-12-31T15:00Z = 2024/01/01 0:00 JST
+    with open(path, "wb") as f:
+        f.write((WIDE_HEADER + "\r\n").encode("cp932"))
+        chunk = []
+        for k in range(rows):
+            lt = time.gmtime(t0 + k * 60 + 9 * 3600)  # JST wall clock
+            chunk.append("%d/%02d/%02d %d:%02d,%.2f,%.1f,%.1f,%.2f,%.3f,%.1f,%.1f,%.2f,%.1f,%.3f\r\n" % (
+                lt.tm_year, lt.tm_mon, lt.tm_mday, lt.tm_hour, lt.tm_min,
+                3.5 + (k % 200) / 100.0, 400 + (k * 7 % 500) / 10.0, 230 + (k * 11 % 400) / 10.0,
+                0.3 + (k % 30) / 100.0, 0.04 + (k % 40) / 1000.0, 0.5 + (k % 20) / 10.0,
+                12 + (k % 100) / 10.0, 7.0 + (k % 50) / 100.0, 20 + (k % 90) / 10.0,
+                0.3 + (k % 300) / 1000.0))
+            if len(chunk) == 10000:
+                f.write("".join(chunk).encode("ascii"))
+                chunk = []
+        f.write("".join(chunk).encode("ascii"))
+    return os.path.getsize(path)
+
+
+def sqlite_import_seconds(csv_path, db_path, rows):
+    """The reference: the sqlite3 shell importing the file into a plain table
+    of a fresh on-disk database (`.mode csv`, `.import FILE t`: the header row
+    names the columns, every row one INSERT, one transaction), process start
+    included. Checks the row count."""
+    if os.path.exists(db_path):
+        os.unlink(db_path)
+    os.sync()
+    t0 = time.perf_counter()
+    r = subprocess.run([SQLITE3, db_path], input=".mode csv\n.import %s t\n" % csv_path,
+                       capture_output=True, text=True, timeout=600)
+    secs = time.perf_counter() - t0
+    if r.returncode != 0 or r.stderr.strip():
+        raise BenchError("sqlite3 .import failed:\n" + r.stdout[-1000:] + r.stderr[-1000:])
+    n = subprocess.run([SQLITE3, db_path, "SELECT count(*) FROM t"], capture_output=True,
+                       text=True, timeout=60).stdout.strip()
+    if n != str(rows):
+        raise BenchError("sqlite3 .import: %s rows in t, expected %d" % (n, rows))
+    os.unlink(db_path)
+    return secs
+
+
+def bench_gateway_csv(build, tmp, res):
+    """One wide CSV file of BENCH_CSV_ROWS rows (10 values each) from its
+    rename into the spool until the platform has stored every point and the
+    gateway has recorded every ack, in rows/s, against the sqlite3 shell's
+    .import of the same file (median of BENCH_CSV_REF_ROUNDS, same run)."""
+    rows = env_int("BENCH_CSV_ROWS", 1000000)
+    ref_rounds = env_int("BENCH_CSV_REF_ROUNDS", 3)
+    n_values = len(WIDE_HEADER.split(",")) - 1
+    expected = rows * n_values
+    base = os.path.join(tmp, "csv")
+    staging = os.path.join(base, "staging")
+    os.makedirs(staging)
+    name = "haisuichi_wide.csv"
+    csv_path = os.path.join(staging, name)
+    size = make_wide_csv(csv_path, rows)
+    info("gateway_csv: one CP932 file of %d rows x %d values = %d points, %.1f MB"
+         % (rows, n_values, expected, size / 1e6))
+    refs = [sqlite_import_seconds(csv_path, os.path.join(base, "reference.db"), rows)]
+    st = Stack(build, base, "bench", ["bench-gw1"])
+    try:
+        st.start_broker()
+        st.start_platform()
+        # the file is larger than the default max_file_bytes (64 MiB)
+        st.start_gateway("bench-gw1", "max_file_bytes = %d\n" % max(64 << 20, 2 * size))
+        queue_db = os.path.join(base, "gateway", "queue.db")
+        receipt = os.path.join(base, "gateway", "receipts", name + ".receipt.json")
+        os.sync()
+        m0 = st.metrics()
+        names = ("gateway", "platform", "mosquitto")
+        c0 = [cpu_seconds(st.pid(n)) for n in names]
+        t0 = time.perf_counter()
+        os.rename(csv_path, os.path.join(st.spool, name))
+        deadline = time.time() + 1800
+        t_intake = t_first = None
+        c_intake = None
+        while True:
+            now = time.perf_counter()
+            if t_intake is None and os.path.exists(receipt):
+                t_intake = now
+                c_intake = [cpu_seconds(st.pid(n)) - c for n, c in zip(names, c0)]
+            stored = st.metrics()["points_stored_total"] - m0["points_stored_total"]
+            if t_first is None and stored > 0:
+                t_first = now
+            if stored >= expected:
+                break
+            if time.time() > deadline:
+                raise BenchError("gateway_csv: only %d of %d points stored; gateway log:\n%s"
+                                 % (stored, expected, st.log("gateway")))
+            st.check_alive()
+            time.sleep(0.05)
+        t_stored = time.perf_counter()
+        q = sqlite3.connect(queue_db, timeout=30)
+        while True:
+            unacked, files = q.execute("SELECT (SELECT count(*) FROM messages WHERE acked IS NULL),"
+                                       " (SELECT count(*) FROM files)").fetchone()
+            if unacked == 0 and files == 1:
+                break
+            if time.time() > deadline:
+                raise BenchError("gateway_csv: %d messages never acked" % unacked)
+            time.sleep(0.01)
+        secs = time.perf_counter() - t0
+        cpu = [cpu_seconds(st.pid(n)) - c for n, c in zip(names, c0)]
+        n_msgs = q.execute("SELECT count(*) FROM messages").fetchone()[0]
+        q.close()
+        hwm = vmhwm_mib(st.pid("gateway"))
+        plat_hwm = vmhwm_mib(st.pid("platform"))
+        m1 = st.metrics()
+        glog = st.log("gateway", 1 << 20)
+        st.check_alive()
+    finally:
+        st.stop()
+    if stored != expected:
+        raise BenchError("gateway_csv: platform stored %d points, expected %d" % (stored, expected))
+    with open(receipt) as f:
+        rc = json.load(f)
+    if rc.get("accepted_rows") != rows or rc.get("points") != expected:
+        raise BenchError("gateway_csv: receipt %r" % {k: rc.get(k) for k in
+                                                      ("status", "accepted_rows", "points")})
+    for _ in range(ref_rounds - 1):
+        refs.append(sqlite_import_seconds(os.path.join(base, "gateway", "done", name),
+                                          os.path.join(base, "reference.db"), rows))
+    ref = statistics.median(refs)
+    t_intake = t_intake if t_intake is not None else t_stored
+    t_first = t_first if t_first is not None else t_stored
+    info("gateway_csv: %.2f s = %.0f rows/s = %.0f points/s, %d messages, %d platform commits, "
+         "%d gateway (re)connects; CPU gateway %.2f s, platform %.2f s, mosquitto %.2f s; "
+         "VmHWM gateway %.1f MiB, platform %.1f MiB"
+         % (secs, rows / secs, expected / secs, n_msgs,
+            m1["db_commits_total"] - m0["db_commits_total"], glog.count("INFO link: connected"),
+            cpu[0], cpu[1], cpu[2], hwm, plat_hwm))
+    info("gateway_csv phases: receipt written (intake committed) at %.2f s (CPU so far: gateway "
+         "%.2f s, platform %.2f s); first point stored at %.2f s; all stored at %.2f s; all acked "
+         "at %.2f s" % (t_intake - t0, c_intake[0] if c_intake else float("nan"),
+                         c_intake[1] if c_intake else float("nan"), t_first - t0, t_stored - t0,
+                         secs))
+    info("gateway_csv reference: sqlite3 .import of the same file: %s s, median %.2f s = %.0f rows/s"
+         % (" ".join("%.2f" % x for x in refs), ref, rows / ref))
+    shutil.rmtree(base, ignore_errors=True)
+    res["gateway_csv"] = (rows / secs, rows / ref)
+    res["rss_gateway_csv"] = hwm
+
+
 # -------------------------------------------------------------- ingest_sealed
 
 def make_pki(build, directory, gateways):
@@ -664,7 +820,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway,open,sealed").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway,open,sealed,csv").split(",")))
     res = {}
     t_start = time.time()
     print("suido bench: build %s, %s" % (build, time.strftime("%Y-%m-%d %H:%M:%S %Z")), flush=True)
@@ -679,6 +835,8 @@ def main():
             bench_open_json(build, res)
         if "sealed" in only:
             bench_sealed(build, a.tmp, res)
+        if "csv" in only:
+            bench_gateway_csv(build, a.tmp, res)
     except (BenchError, subprocess.TimeoutExpired) as e:
         print("bench: FAILED: %s" % e, file=sys.stderr, flush=True)
         return 1
@@ -711,6 +869,12 @@ def main():
         msgs, points, ratio = res["ingest_sealed"]
         lines.append("bench ingest_sealed: %.0f messages/s ratio=%.2f" % (msgs, ratio))
         lines.append("bench ingest_sealed_points: %.0f points/s ratio=%.2f" % (points, ratio))
+    if "gateway_csv" in res:
+        ours, ref = res["gateway_csv"]
+        lines.append("bench gateway_csv: %.0f rows/s ratio=%.2f" % (ours, ours / ref))
+    if "rss_gateway_csv" in res:
+        v = res["rss_gateway_csv"]
+        lines.append("bench rss_gateway_csv: %.1f MiB ratio=%.2f" % (v, GATEWAY_RSS_BUDGET_MIB / v))
     print("\n".join(lines), flush=True)
     return 0
 

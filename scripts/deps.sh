@@ -11,7 +11,7 @@ PKGS=(
   mosquitto mosquitto-clients openssl curl jq procps psmisc
   python3 python3-paho-mqtt
   libcjose-dev libxmlsec1-dev xmlsec1 libzip-dev libxml2-dev zip unzip python3-jwcrypto
-  vsftpd libpam-pwdfile
+  vsftpd libpam-pwdfile iproute2
 )
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
