@@ -108,6 +108,7 @@ topic read suido/v1/+/+/status
 topic read suido/v1/+/+/health
 topic write suido/v1/+/+/ack
 topic write suido/v1/+/+/command
+topic write suido/v1/+/+/certificates
 
 pattern write suido/v1/+/%u/data
 pattern write suido/v1/+/%u/file
@@ -115,6 +116,7 @@ pattern write suido/v1/+/%u/status
 pattern write suido/v1/+/%u/health
 pattern read suido/v1/+/%u/ack
 pattern read suido/v1/+/%u/command
+pattern read suido/v1/+/%u/certificates
 ACL
 
 # user: started as root, mosquitto would switch to the mosquitto user, who
@@ -163,6 +165,7 @@ keyfile = $VAR/pki/platform-tls.key
 
 [security]
 key = $VAR/pki/platform-dp.key
+certificate = $VAR/pki/platform-dp.crt
 ca = $VAR/ca/ca.crt
 crl = $VAR/pki/crl.pem
 

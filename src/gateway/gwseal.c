@@ -212,6 +212,36 @@ int gwseal_seal(const struct gwseal *s, const void *payload, size_t len, char **
 	return rc;
 }
 
+int gwseal_set_recipient(struct gwseal *s, X509 *cert, char *err, size_t errlen)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	struct jose_key *jk = NULL;
+	char why[200];
+
+	if (!s)
+		return SUIDO_OK;
+	if (!pub || !rsa_bits_ok(pub)) {
+		snprintf(err, errlen, "platform certificate: not an RSA key of at least 2048 bits");
+		return SUIDO_ERR_INVALID;
+	}
+	if (s->format == GW_FORMAT_XML) {
+		if (EVP_PKEY_up_ref(pub) != 1)
+			return SUIDO_ERR_NOMEM;
+		EVP_PKEY_free(s->recipient_pub);
+		s->recipient_pub = pub;
+	} else {
+		if (jose_key_from_pkey(pub, &jk, why, sizeof why) != SUIDO_OK) {
+			snprintf(err, errlen, "platform certificate: %s", why);
+			return SUIDO_ERR_INVALID;
+		}
+		jose_key_free(s->recipient);
+		s->recipient = jk;
+	}
+	if (cert_subject_cn(cert, s->recipient_cn, sizeof s->recipient_cn) != SUIDO_OK)
+		snprintf(s->recipient_cn, sizeof s->recipient_cn, "?");
+	return SUIDO_OK;
+}
+
 const char *gwseal_recipient(const struct gwseal *s)
 {
 	return s->recipient_cn;

@@ -54,6 +54,14 @@ int gwseal_seal(const struct gwseal *s, const void *payload, size_t len, char **
 const char *gwseal_recipient(const struct gwseal *s);
 
 /*
+ * Seals to cert from now on (a platform certificate verified by certs.c:
+ * rotated without a restart). s may be NULL (format plain: nothing to do).
+ * SUIDO_OK, or SUIDO_ERR_INVALID (not an RSA key of at least 2048 bits) /
+ * _NOMEM with err; s is unchanged then.
+ */
+int gwseal_set_recipient(struct gwseal *s, X509 *cert, char *err, size_t errlen);
+
+/*
  * Signs payload[len] as a JWS compact serialization (RS256) with the
  * gateway's data-protection key under kid = gateway id (the health reports,
  * docs/protocol.md). Returns SUIDO_OK and *jws (NUL-terminated, caller frees

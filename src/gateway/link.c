@@ -23,6 +23,7 @@ struct link {
 	char topic_status[256];
 	char topic_command[256];
 	char topic_health[256];
+	char topic_certs[256];
 	char *host;
 	int port;
 	int keepalive;
@@ -35,6 +36,7 @@ struct link {
 	int64_t backoff_ms;
 	link_ack_fn on_ack;
 	link_command_fn on_command;
+	link_command_fn on_certs;
 	void *ctx;
 };
 
@@ -48,9 +50,9 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	}
 	l->connected = 1;
 	/* one SUBSCRIBE for both: on_subscribe sees both grants at once */
-	char *topics[2] = {l->topic_ack, l->topic_command};
-	if (mosquitto_subscribe_multiple(m, NULL, l->on_command ? 2 : 1, topics, 1, 0, NULL) !=
-	    MOSQ_ERR_SUCCESS)
+	char *topics[3] = {l->topic_ack, l->topic_command, l->topic_certs};
+	if (mosquitto_subscribe_multiple(m, NULL, l->on_command ? (l->on_certs ? 3 : 2) : 1, topics,
+					 1, 0, NULL) != MOSQ_ERR_SUCCESS)
 		log_warn("link", "subscribe %s failed", l->topic_ack);
 	mosquitto_publish(m, NULL, l->topic_status, 6, "online", 1, true);
 }
@@ -94,6 +96,11 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	char id[PROFILE_ID_MAX + 1], reason[256];
 	enum profile_ack_status st;
 
+	if (l->on_certs && strcmp(msg->topic, l->topic_certs) == 0) {
+		if (msg->payloadlen > 0)
+			l->on_certs(l->ctx, msg->payload, (size_t)msg->payloadlen, msg->retain);
+		return;
+	}
 	if (l->on_command && strcmp(msg->topic, l->topic_command) == 0) {
 		if (msg->payloadlen > 0) /* empty: the retained command was cleared */
 			l->on_command(l->ctx, msg->payload, (size_t)msg->payloadlen, msg->retain);
@@ -127,6 +134,8 @@ int link_new(const struct link_config *cfg, link_ack_fn on_ack, link_command_fn 
 	snprintf(l->topic_command, sizeof l->topic_command, "%s/%s/%s/command",
 		 cfg->topic_prefix, cfg->utility, cfg->gateway);
 	snprintf(l->topic_health, sizeof l->topic_health, "%s/%s/%s/health", cfg->topic_prefix,
+		 cfg->utility, cfg->gateway);
+	snprintf(l->topic_certs, sizeof l->topic_certs, "%s/%s/%s/certificates", cfg->topic_prefix,
 		 cfg->utility, cfg->gateway);
 	l->host = strdup(cfg->host);
 	l->port = cfg->port;
@@ -168,6 +177,11 @@ int link_new(const struct link_config *cfg, link_ack_fn on_ack, link_command_fn 
 	mosquitto_message_callback_set(l->mosq, on_message);
 	*out = l;
 	return SUIDO_OK;
+}
+
+void link_on_certificates(struct link *l, link_command_fn on_certs)
+{
+	l->on_certs = on_certs;
 }
 
 void link_free(struct link *l)

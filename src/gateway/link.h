@@ -49,6 +49,11 @@ struct link;
 int link_new(const struct link_config *cfg, link_ack_fn on_ack, link_command_fn on_command,
 	     void *ctx, struct link **out, char *err, size_t errlen);
 
+/* Also subscribes to the certificates topic (docs/protocol.md
+ * "Certificates") and hands each message to on_certs (called like a command:
+ * payload borrowed, unchecked). Call before the first link_loop. */
+void link_on_certificates(struct link *l, link_command_fn on_certs);
+
 /* Publishes "offline" on the status topic, disconnects and frees. Tolerates NULL. */
 void link_free(struct link *l);
 

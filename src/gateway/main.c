@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/x509.h>
+
+#include "certs.h"
+#include "archive.h"
 #include "command.h"
 #include "ftpspool.h"
 #include "gwconf.h"
@@ -58,7 +62,67 @@ struct control {
 	struct queue_control state; /* as recorded in the queue */
 	int64_t interval_ms;        /* between cuts of pending points, in force */
 	int cut_now;                /* set by a start: cut held points at once */
+	const struct intake_guard *guard; /* intake paused or not (disk full) */
+	struct archive *archive;
+	struct gwseal *seal;        /* NULL for format = plain */
+	uint64_t certs_seq;         /* the platform's certificate bundle in force */
 };
+
+/* Takes the platform's certificates (certs.h): seals to its certificate and
+ * verifies its commands with it from now on, and keeps the bundle. */
+static int certs_apply(struct control *c, const struct certs_bundle *b, const void *jws,
+		       size_t len, int save)
+{
+	struct command_verifier *cv = NULL;
+	char err[300];
+	int rc;
+
+	if (save && (rc = certs_save(c->g, b, jws, len, err, sizeof err)) != SUIDO_OK) {
+		log_error("certs", "keeping the certificates failed: %s", err);
+		return rc;
+	}
+	if ((rc = gwseal_set_recipient(c->seal, b->platform, err, sizeof err)) != SUIDO_OK) {
+		log_error("certs", "%s", err);
+		return rc;
+	}
+	if (command_verifier_new(X509_get0_pubkey(b->platform), c->g->unsigned_commands,
+				 c->g->utility, c->g->id, queue_epoch(c->q), &cv, err,
+				 sizeof err) != SUIDO_OK) {
+		log_error("certs", "platform commands: %s", err);
+		return SUIDO_ERR_INVALID;
+	}
+	command_verifier_free(c->cv);
+	c->cv = cv;
+	c->certs_seq = b->seq;
+	log_info("certs", "platform certificates (seq %llu) in force: sealing for \"%s\", %zu "
+			  "application certificates kept in %s/certs",
+		 (unsigned long long)b->seq, c->seal ? gwseal_recipient(c->seal) : "(plain)",
+		 b->n_apps, c->g->state_dir);
+	return SUIDO_OK;
+}
+
+static void relay_certs(void *ctx, const void *payload, size_t len, int retained)
+{
+	struct control *c = ctx;
+	struct certs_bundle *b = NULL;
+	char err[300];
+	int rc = certs_open(c->g, payload, len, &b, err, sizeof err);
+
+	if (rc != SUIDO_OK) {
+		log_warn("certs", "%scertificates refused (%zu bytes): %s", retained ? "retained " : "",
+			 len, err);
+		return;
+	}
+	if (b->seq <= c->certs_seq) {
+		if (b->seq < c->certs_seq)
+			log_warn("certs", "certificates seq %llu refused: older than %llu in force",
+				 (unsigned long long)b->seq, (unsigned long long)c->certs_seq);
+		certs_free(b);
+		return;
+	}
+	certs_apply(c, b, payload, len, 1);
+	certs_free(b);
+}
 
 static void relay_ack(void *ctx, const char *msg_id, enum profile_ack_status st,
 		      const char *reason)
@@ -158,6 +222,9 @@ static void send_health(struct health *h, struct control *c, const struct gwseal
 	if (queue_last_file(c->q, last_file, sizeof last_file, &in.last_file_ms) == SUIDO_OK)
 		in.last_file = last_file;
 	in.last_ack_ms = queue_last_ack_ms(c->q);
+	in.intake_paused = c->guard && intake_guard_paused(c->guard);
+	in.alert = c->guard ? intake_guard_alert(c->guard) : NULL;
+	in.archives = queue_archive_count(c->q);
 	if (health_report(h, &in, now, &json, &len) != SUIDO_OK) {
 		log_warn("gateway", "health report: out of memory");
 		return;
@@ -203,7 +270,7 @@ static int make_dirs(const struct gw_config *g, char *done, char *rejected, char
 /* Takes ready files for at most budget_ms. Returns points queued. */
 static size_t take_files(struct spool *sp, const struct intake_ctx *ic,
 			 const struct intake_origin *origin, int64_t budget_ms,
-			 int *paused_until_valid, int64_t *paused_until)
+			 struct intake_guard *guard)
 {
 	int64_t start = timeutil_mono_ms();
 	char name[512], err[512];
@@ -214,15 +281,16 @@ static size_t take_files(struct spool *sp, const struct intake_ctx *ic,
 		int rc = intake_file_from(ic, origin, name, timeutil_now_ms(), &res, err, sizeof err);
 		if (rc == SUIDO_OK) {
 			points += res.points;
+			intake_guard_taken(guard);
 			continue;
 		}
 		/* Could not finish: the file stays in the spool and nothing of it
 		 * counts. Disk full pauses all intake; other errors retry this file. */
 		if (rc == SUIDO_ERR_FULL) {
-			log_error("gateway", "disk full while taking %s: intake paused (%s)", name, err);
-			*paused_until_valid = 1;
-			*paused_until = timeutil_mono_ms() + 5000;
-			spool_defer(sp, name, *paused_until);
+			char why[1100];
+			snprintf(why, sizeof why, "taking %.500s: %.512s", name, err);
+			intake_guard_full(guard, timeutil_mono_ms(), why);
+			spool_defer(sp, name, timeutil_mono_ms() + INTAKE_GUARD_RETRY_MS);
 			break;
 		}
 		log_error("gateway", "taking %s failed, will retry: %s", name, err);
@@ -238,7 +306,7 @@ int main(int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *config = NULL;
-	int check_only = 0, opt, rc, status = 0, paused = 0;
+	int check_only = 0, opt, rc, status = 0, evac_failed = 0;
 	struct gw_config *g = NULL;
 	struct queue *q = NULL;
 	struct link *lk = NULL;
@@ -254,7 +322,10 @@ int main(int argc, char **argv)
 	char platform_cn[128];
 	char err[1024], done[PATH_MAX], rejected[PATH_MAX], receipts[PATH_MAX];
 	char dbpath[PATH_MAX];
-	int64_t next_make = 0, next_purge = 0, next_stats = 0, next_health = 0, paused_until = 0;
+	int64_t next_make = 0, next_purge = 0, next_stats = 0, next_health = 0;
+	struct archive *arch = NULL;
+	struct intake_guard guard;
+	char archdir[PATH_MAX];
 	enum log_level lvl;
 
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -358,12 +429,30 @@ int main(int argc, char **argv)
 	ctl.q = q;
 	if (queue_control_get(q, &ctl.state) != SUIDO_OK)
 		fatal("gateway", "queue %s: cannot read the command state", dbpath);
+	ctl.seal = seal;
+	{
+		/* the platform's certificates as last received, verified again */
+		struct certs_bundle *b = NULL;
+		rc = certs_load_saved(g, &b, err, sizeof err);
+		if (rc == SUIDO_OK)
+			certs_apply(&ctl, b, NULL, 0, 0);
+		else if (rc != SUIDO_ERR_NOTFOUND)
+			log_warn("certs", "the kept certificates are not used: %s", err);
+		certs_free(b);
+	}
 	if (link_new(&lc, relay_ack, relay_command, &ctl, &lk, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
+	if (g->ca_path)
+		link_on_certificates(lk, relay_certs);
 	snd = sender_new(q, lk, seal, g->window, g->ack_timeout_ms);
 	health = health_new(g->state_dir, g->utility, g->id);
 	if (!snd || !health)
 		fatal("gateway", "out of memory");
+	snprintf(archdir, sizeof archdir, "%s/archive", g->state_dir);
+	if (archive_open(archdir, q, &arch, err, sizeof err) != SUIDO_OK)
+		fatal("gateway", "%s", err);
+	sender_set_archive(snd, arch);
+	ctl.archive = arch;
 	ctl.sender = snd;
 	control_apply_state(&ctl);
 	if (!command_verifier_usable(ctl.cv))
@@ -382,6 +471,8 @@ int main(int argc, char **argv)
 		fatal("gateway", "%s", err);
 	struct intake_ctx ic = {g->mapping, q, g->id, g->spool_dir, done, rejected, receipts,
 				g->max_file_bytes, g->encoding, 1000, mkey};
+	intake_guard_init(&guard, g->state_dir, q, g->min_free_bytes, g->max_queue_bytes);
+	ctl.guard = &guard;
 	if (g->ftp.root && ftpspool_open(&g->ftp, g->state_dir, &ic, &fs, err, sizeof err) != SUIDO_OK)
 		fatal("gateway", "%s", err);
 	if (mkey)
@@ -395,20 +486,20 @@ int main(int argc, char **argv)
 		int64_t now = timeutil_mono_ms();
 		int busy = 0;
 
-		if (paused && now >= paused_until)
-			paused = 0;
+		int intake_ok = intake_guard_allows(&guard, now);
 		spool_poll(sp);
-		if (!paused && take_files(sp, &ic, NULL, 200, &paused, &paused_until) > 0)
+		if (intake_ok && take_files(sp, &ic, NULL, 200, &guard) > 0)
 			next_make = 0; /* new points: cut messages now */
 		if (fs) {
 			/* FTP uploads: staged once vsftpd logged them complete, then
 			 * taken like spool files, each sender with its own receipts */
 			ftpspool_poll(fs, now);
-			for (size_t i = 0; i < ftpspool_senders(fs) && !paused; i++) {
+			for (size_t i = 0; i < ftpspool_senders(fs) && intake_ok &&
+					   intake_guard_allows(&guard, now); i++) {
 				struct spool *fsp = ftpspool_spool(fs, i);
 				spool_poll(fsp);
-				if (take_files(fsp, ftpspool_intake(fs, i), ftpspool_origin(fs, i), 100, &paused,
-					       &paused_until) > 0)
+				if (take_files(fsp, ftpspool_intake(fs, i), ftpspool_origin(fs, i), 100,
+					       &guard) > 0)
 					next_make = 0;
 			}
 		}
@@ -434,11 +525,34 @@ int main(int argc, char **argv)
 		if ((rc = sender_step(snd, timeutil_mono_ms())) != SUIDO_OK)
 			log_error("gateway", "sending failed: %s", suido_strerror(rc));
 		if (now >= next_purge) {
-			int64_t n = 0;
-			if (queue_purge_acked(q, timeutil_now_ms() - g->retention_ms, &n) == SUIDO_OK && n)
-				log_info("gateway", "purged %lld acknowledged messages past retention",
-					 (long long)n);
-			next_purge = now + 60000;
+			/* データ退避: acked messages past retention go to archive files
+			 * (archive.h), checked every half retention, 1 s to 1 min */
+			int64_t wall = timeutil_now_ms(), every = g->retention_ms / 2;
+			size_t n = 0;
+			int more = 0;
+			rc = archive_evacuate(arch, wall - g->retention_ms, wall, &n, &more, err, sizeof err);
+			if (rc != SUIDO_OK) {
+				if (!evac_failed)
+					log_error("gateway", "evacuating acknowledged messages failed (they "
+							     "stay in the queue; tried again): %s", err);
+				evac_failed = 1;
+			} else {
+				if (evac_failed)
+					log_info("gateway", "evacuation works again");
+				evac_failed = 0;
+				if (n)
+					log_info("gateway", "evacuated %zu acknowledged messages past "
+							    "retention to %s", n, archdir);
+			}
+			if (g->archive_ms > 0) {
+				if (archive_expire(arch, wall - g->archive_ms, &n, err, sizeof err) != SUIDO_OK)
+					log_error("gateway", "deleting expired archives: %s", err);
+				else if (n)
+					log_info("gateway", "deleted %zu archive files past [send] "
+							    "archive_days", n);
+			}
+			every = every < 1000 ? 1000 : every > 60000 ? 60000 : every;
+			next_purge = now + (rc == SUIDO_OK && more ? 100 : every);
 		}
 		if (link_connected(lk) &&
 		    (link_generation(lk) != health_gen || now >= next_health)) {
@@ -456,7 +570,7 @@ int main(int argc, char **argv)
 						    "%u in flight, %zu files waiting; since start: %llu "
 						    "published, %llu resent, %llu acked (%llu duplicate), "
 						    "%llu rejected acks, %llu sent again on request "
-						    "(%llu not held)",
+						    "(%llu from archives, %llu not held)",
 					 (long long)st.pending_points, (long long)st.unacked_msgs,
 					 sender_inflight(snd),
 					 spool_ready_count(sp) + (fs ? ftpspool_ready_count(fs) : 0),
@@ -464,6 +578,7 @@ int main(int argc, char **argv)
 					 (unsigned long long)sc.acked, (unsigned long long)sc.duplicates,
 					 (unsigned long long)sc.rejected_acks,
 					 (unsigned long long)sc.requested,
+					 (unsigned long long)sc.from_archive,
 					 (unsigned long long)sc.not_held);
 			next_stats = now + 60000;
 		}
@@ -479,6 +594,7 @@ int main(int argc, char **argv)
 	command_verifier_free(ctl.cv);
 	gwseal_free(seal);
 	mask_key_free(mkey);
+	archive_close(arch);
 	queue_close(q);
 	gw_config_free(g);
 	return status;

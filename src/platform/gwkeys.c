@@ -25,6 +25,9 @@ struct gwkeys {
 	const struct plat_config *cfg;
 	struct jose_key *platform;
 	EVP_PKEY *platform_pkey;
+	struct jose_key *previous;
+	EVP_PKEY *previous_pkey;
+	char *platform_cert_pem;
 	struct gw_entry *gws;  /* parallel to cfg->gateways */
 	struct gw_entry *apps; /* parallel to cfg->applications */
 };
@@ -132,6 +135,40 @@ int gwkeys_load(const struct plat_config *cfg, struct gwkeys **out, char *err, s
 		snprintf(err, errlen, "[security] crl %s: %s", cfg->security_crl, why);
 		goto done;
 	}
+	if (cfg->security_previous_key) {
+		EVP_PKEY *pk = NULL;
+		if ((rc = cert_key_load_file(cfg->security_previous_key, &pk, why, sizeof why)) !=
+			    SUIDO_OK ||
+		    (rc = jose_key_from_pkey(pk, &k->previous, why, sizeof why)) != SUIDO_OK) {
+			snprintf(err, errlen, "[security] previous_key %s: %s",
+				 cfg->security_previous_key, why);
+			EVP_PKEY_free(pk);
+			goto done;
+		}
+		k->previous_pkey = pk;
+	}
+	if (cfg->security_certificate) {
+		X509 *pc = NULL;
+		size_t plen = 0;
+		rc = cert_load_file(cfg->security_certificate, &pc, why, sizeof why);
+		if (rc == SUIDO_OK && !cert_key_matches(pc, k->platform_pkey)) {
+			snprintf(why, sizeof why, "does not match [security] key");
+			rc = SUIDO_ERR_INVALID;
+		}
+		if (rc == SUIDO_OK)
+			rc = cert_verify(trust, pc, NULL, CERT_USE_DATA_PROTECTION, timeutil_now_ms(),
+					 why, sizeof why);
+		if (rc == SUIDO_OK && cert_pem_encode(pc, &k->platform_cert_pem, &plen) != SUIDO_OK) {
+			snprintf(why, sizeof why, "out of memory");
+			rc = SUIDO_ERR_NOMEM;
+		}
+		X509_free(pc);
+		if (rc != SUIDO_OK) {
+			snprintf(err, errlen, "[security] certificate %s: %s",
+				 cfg->security_certificate, why);
+			goto done;
+		}
+	}
 	for (size_t i = 0; i < cfg->n_gateways; i++) {
 		if (cfg->gateways[i].format == PLAT_FORMAT_PLAIN)
 			continue;
@@ -171,6 +208,9 @@ void gwkeys_free(struct gwkeys *k)
 		}
 	jose_key_free(k->platform);
 	EVP_PKEY_free(k->platform_pkey); /* OpenSSL cleanses private key material */
+	jose_key_free(k->previous);
+	EVP_PKEY_free(k->previous_pkey);
+	free(k->platform_cert_pem);
 	free(k->gws);
 	free(k->apps);
 	free(k);
@@ -202,6 +242,21 @@ const struct jose_key *gwkeys_application(const struct gwkeys *k,
 	if (pkey)
 		*pkey = k->apps[i].pkey;
 	return k->apps[i].key;
+}
+
+const struct jose_key *gwkeys_previous(const struct gwkeys *k)
+{
+	return k->previous;
+}
+
+EVP_PKEY *gwkeys_previous_pkey(const struct gwkeys *k)
+{
+	return k->previous_pkey;
+}
+
+const char *gwkeys_platform_cert_pem(const struct gwkeys *k)
+{
+	return k->platform_cert_pem;
 }
 
 EVP_PKEY *gwkeys_platform_pkey(const struct gwkeys *k)

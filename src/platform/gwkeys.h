@@ -45,6 +45,17 @@ const struct jose_key *gwkeys_platform(const struct gwkeys *k);
  * gwkeys_free; NULL when every gateway is plain. Only read, never changed. */
 EVP_PKEY *gwkeys_platform_pkey(const struct gwkeys *k);
 
+/* The key before a rotation ([security] previous_key), as both forms; NULL
+ * when none. It opens what gateways sealed for the old certificate before
+ * they got the new one (docs/certificates.md "Rotation"). */
+const struct jose_key *gwkeys_previous(const struct gwkeys *k);
+EVP_PKEY *gwkeys_previous_pkey(const struct gwkeys *k);
+
+/* The platform's data-protection certificate as PEM ([security]
+ * certificate, checked at load: it matches key, it verifies against ca for
+ * data protection), borrowed; NULL when not configured. */
+const char *gwkeys_platform_cert_pem(const struct gwkeys *k);
+
 /*
  * For the registered gateway gw (an element of cfg->gateways) with format
  * json or xml: its verification key, or NULL with *refusal set to why its

@@ -7,6 +7,7 @@
  */
 #include "ingest.h"
 
+#include "certbundle.h"
 #include "files.h"
 #include "gaps.h"
 
@@ -300,6 +301,9 @@ static int open_sealed_xml(struct ingest *in, const struct plat_gateway *gw,
 	}
 	rc = xmlseal_open(payload, len, gwkeys_platform_pkey(in->keys), sender,
 			  PROFILE_XML_XPATH_DATA, &lim, doc, doclen, err, sizeof err);
+	if (rc == SUIDO_ERR_DECRYPT && gwkeys_previous_pkey(in->keys)) /* sealed before a rotation */
+		rc = xmlseal_open(payload, len, gwkeys_previous_pkey(in->keys), sender,
+				  PROFILE_XML_XPATH_DATA, &lim, doc, doclen, err, sizeof err);
 	if (rc == SUIDO_OK || rc == SUIDO_ERR_NOMEM)
 		return rc;
 	log_warn("ingest", "sealed XML message from %s/%s refused: %s: %s", gw->utility, gw->id,
@@ -346,6 +350,13 @@ static int open_sealed(struct ingest *in, const struct plat_gateway *gw, const v
 	rc = jose_open_jws(payload, len, gwkeys_platform(in->keys), NULL, &lookup,
 			   in->cfg->max_message_bytes, plain, plen, NULL, jws, jwslen, err,
 			   sizeof err);
+	if (rc == SUIDO_ERR_DECRYPT && gwkeys_previous(in->keys)) {
+		/* sealed for the certificate before a rotation, still in flight */
+		sc.mismatch = 0;
+		rc = jose_open_jws(payload, len, gwkeys_previous(in->keys), NULL, &lookup,
+				   in->cfg->max_message_bytes, plain, plen, NULL, jws, jwslen, err,
+				   sizeof err);
+	}
 	if (rc == SUIDO_OK || rc == SUIDO_ERR_NOMEM)
 		return rc;
 	if (sc.mismatch)
@@ -386,6 +397,9 @@ static int take_file(struct ingest *in, const struct plat_gateway *gw, const cha
 	snprintf(sender, sizeof sender, "gateway:%s", gw->id);
 	rc = files_deposit(in->st, utility, sender, gwkeys_platform_pkey(in->keys), pub, zip, len,
 			   in->cfg->files_max_bytes, now, &d, why, sizeof why);
+	if (rc == SUIDO_ERR_DECRYPT && gwkeys_previous_pkey(in->keys))
+		rc = files_deposit(in->st, utility, sender, gwkeys_previous_pkey(in->keys), pub, zip,
+				   len, in->cfg->files_max_bytes, now, &d, why, sizeof why);
 	if (rc == SUIDO_OK) {
 		*outcome = 0;
 		snprintf(id, sizeof id, "file:%s", d.id);
@@ -759,6 +773,41 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		flush(in);
 }
 
+/* Each gateway's certificate bundle, retained (certbundle.h). */
+static void publish_certificates(struct ingest *in)
+{
+	for (size_t i = 0; i < in->cfg->n_gateways; i++) {
+		const struct plat_gateway *g = &in->cfg->gateways[i];
+		char topic[256], *jws = NULL, err[256];
+		uint64_t seq = (uint64_t)timeutil_now_ms();
+		int rc;
+
+		if (seq <= in->cmd_last_seq)
+			seq = in->cmd_last_seq + 1;
+		in->cmd_last_seq = seq;
+		rc = certbundle_make(in->cfg, in->keys, g, seq, timeutil_now_ms(), &jws, err,
+				     sizeof err);
+		if (rc == SUIDO_ERR_NOTFOUND) {
+			log_info("ingest", "no certificates published: %s", err);
+			return;
+		}
+		if (rc != SUIDO_OK) {
+			log_error("ingest", "certificates for %s: %s", g->id, err);
+			continue;
+		}
+		snprintf(topic, sizeof topic, "%s/%s/%s/certificates", in->cfg->topic_prefix,
+			 g->utility, g->id);
+		rc = mosquitto_publish(in->mosq, NULL, topic, (int)strlen(jws), jws, 1, true);
+		free(jws);
+		if (rc != MOSQ_ERR_SUCCESS)
+			log_error("ingest", "publishing certificates for %s: %s", g->id,
+				  mosquitto_strerror(rc));
+		else
+			log_info("ingest", "certificates published for %s/%s (seq %llu)", g->utility,
+				 g->id, (unsigned long long)seq);
+	}
+}
+
 static void on_connect(struct mosquitto *m, void *obj, int rc)
 {
 	struct ingest *in = obj;
@@ -777,10 +826,12 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	if (in->mon && (mosquitto_subscribe(m, NULL, in->sub_status, 1) != MOSQ_ERR_SUCCESS ||
 			mosquitto_subscribe(m, NULL, in->sub_health, 0) != MOSQ_ERR_SUCCESS))
 		log_error("ingest", "subscribe to status and health failed");
-	/* every gateway's configured start or stop, once per run (retained at
-	 * the broker, so a gateway connecting later gets it too) */
+	/* every gateway's configured start or stop, and its certificates, once
+	 * per run (retained at the broker, so a gateway connecting later gets
+	 * them too) */
 	if (in->cmds && !in->startup_posted) {
 		in->startup_posted = 1;
+		publish_certificates(in);
 		for (size_t i = 0; i < in->cfg->n_gateways; i++) {
 			const struct plat_gateway *g = &in->cfg->gateways[i];
 			struct command c = {g->sending ? COMMAND_START : COMMAND_STOP, "", "",

@@ -110,7 +110,8 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 	static const char *const util_keys[] = {"name", "api_token_sha256", NULL};
 	static const char *const gw_keys[] = {"utility", "format", "certificate", "sending",
 					      "interval_s", NULL};
-	static const char *const sec_keys[] = {"key", "ca", "crl", NULL};
+	static const char *const sec_keys[] = {"key", "ca", "crl", "certificate", "previous_key",
+					       NULL};
 	static const char *const app_keys[] = {"utility", "api_token_sha256", "certificate", NULL};
 	static const char *const files_keys[] = {"max_bytes", NULL};
 	static const char *const monitor_keys[] = {"health_interval_s", "silent_intervals",
@@ -241,6 +242,14 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			if (conf_get_str(c, s, "crl", 0, "", &v, err, errlen))
 				goto fail;
 			if (*v && !(p->security_crl = conf_resolve_path(c, v)))
+				goto nomem;
+			if (conf_get_str(c, s, "certificate", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->security_certificate = conf_resolve_path(c, v)))
+				goto nomem;
+			if (conf_get_str(c, s, "previous_key", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->security_previous_key = conf_resolve_path(c, v)))
 				goto nomem;
 		} else if (strcmp(s->kind, "utility") == 0) {
 			struct plat_utility *u = &p->utilities[p->n_utilities];
@@ -473,6 +482,8 @@ void plat_config_free(struct plat_config *p)
 	free(p->security_key);
 	free(p->security_ca);
 	free(p->security_crl);
+	free(p->security_certificate);
+	free(p->security_previous_key);
 	for (size_t i = 0; i < p->n_utilities; i++) {
 		free(p->utilities[i].id);
 		free(p->utilities[i].name);

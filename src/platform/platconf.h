@@ -71,6 +71,8 @@ struct plat_config {
 	char *security_key; /* the platform's data-protection private key */
 	char *security_ca;  /* the root CA certificate */
 	char *security_crl; /* the CA's CRL */
+	char *security_certificate;  /* the platform's data-protection certificate (published) */
+	char *security_previous_key; /* the key before a rotation: still opens in-flight messages */
 	size_t n_utilities;
 	struct plat_utility *utilities;
 	size_t n_gateways;

@@ -34,7 +34,7 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 SUIDO = os.path.join(BUILD, "suido")
 
 
-def make_pki(directory, gateways=("demo-gw1",), revoked=(), applications=()):
+def make_pki(directory, gateways=("demo-gw1",), revoked=(), applications=(), broker_dns=()):
     """Keys the way an operator makes them, never checked-in files: a CA in
     directory/ca (`suido ca init`), the platform's data-protection certificate
     and one per gateway (`suido ca issue`, profiles platform / gateway, use
@@ -47,7 +47,10 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=(), applications=()):
     SAN). Returns {"ca", "crl", "platform_key", "platform_cert", "gw": {id:
     (key, cert)}, "broker": (key, cert), "api": (key, cert), "platform_tls":
     (key, cert), "gw_tls": {id: (key, cert)}, "app": {id: (key, cert)}} with
-    a data-protection certificate (profile application) per application id."""
+    a data-protection certificate (profile application) per application id.
+    broker_dns: more host names in the broker's certificate (--dns each), for
+    a gateway that reaches the broker by another name than localhost
+    (test_outage: across network namespaces)."""
     ca, pki = os.path.join(directory, "ca"), os.path.join(directory, "pki")
     os.makedirs(pki, exist_ok=True)
 
@@ -69,7 +72,8 @@ def make_pki(directory, gateways=("demo-gw1",), revoked=(), applications=()):
             suido("revoke", "--dir", ca, "--serial", serial, "--reason", "keyCompromise")
         return prefix + ".key", prefix + ".crt"
 
-    out["broker"] = tls("broker", "platform", "tls-server", "localhost", "--dns", "localhost")
+    out["broker"] = tls("broker", "platform", "tls-server", "localhost", "--dns", "localhost",
+                        *[a for d in broker_dns for a in ("--dns", d)])
     out["api"] = tls("api-tls", "platform", "tls-server", "localhost", "--dns", "localhost")
     out["platform_tls"] = tls("platform-tls", "platform", "tls-client", "suido-platform")
     prefix = os.path.join(pki, "platform-dp")
@@ -310,7 +314,9 @@ class Stack:
                  other_gateways=(), revoked_gateways=(), applications=None,
                  gateway_platform_conf="",
                  extra_platform_conf="", gateway_format="json", ftp=False,
-                 ftp_users=("sender1", "sender2"), ftp_conf=""):
+                 ftp_users=("sender1", "sender2"), ftp_conf="",
+                 broker_listen="127.0.0.1", broker_dns=(), gateway_mqtt_host=None,
+                 gateway_wrapper=()):
         """other_gateways and revoked_gateways are registered on the platform
         too (format json, certificates from the same CA; the revoked ones are
         in the CRL the platform reads) but not started. gateway_format is the
@@ -318,7 +324,14 @@ class Stack:
         ftp=True also configures vsftpd (scripts/ftp.sh, loopback, one
         account per name in ftp_users with a random password: ftp_passwords)
         and the gateway's [ftp] section (plus the lines in ftp_conf); start()
-        starts it first."""
+        starts it first.
+        For a gateway elsewhere on the network (test_outage; the defaults
+        keep everything on loopback): broker_listen is the address of the
+        broker's listener ("" = every address of its network namespace; the
+        platform still connects to 127.0.0.1), broker_dns more host names in
+        the broker's certificate, gateway_mqtt_host the [mqtt] host of the
+        gateway (default: none, i.e. 127.0.0.1), gateway_wrapper an argv
+        prefix start_gateway runs the gateway under (e.g. ip netns exec NS)."""
         self.dir = tempfile.mkdtemp(prefix="suido-it-")
         self.utility, self.gateway, self.keep = utility, gateway, keep
         self.mqtt_port, self.http_port = free_port(), free_port()
@@ -333,7 +346,8 @@ class Stack:
         # the stack's own are registered too
         applications = dict(applications or {})
         self.pki = make_pki(self.dir, [gateway] + list(other_gateways), revoked_gateways,
-                            list(applications))
+                            list(applications), broker_dns=broker_dns)
+        self.gateway_wrapper = list(gateway_wrapper)
         self.app_tokens = {a: secrets.token_hex(32) for a in applications}
         # the utility's mask key: the demo mapping masks the billing file's
         # customer number, name and address with it
@@ -351,6 +365,7 @@ topic read suido/v1/+/+/data
 topic read suido/v1/+/+/file
 topic write suido/v1/+/+/ack
 topic write suido/v1/+/+/command
+topic write suido/v1/+/+/certificates
 topic read suido/v1/+/+/health
 topic read suido/v1/+/+/status
 
@@ -363,11 +378,12 @@ pattern write suido/v1/+/%u/status
 pattern write suido/v1/+/%u/health
 pattern read suido/v1/+/%u/ack
 pattern read suido/v1/+/%u/command
+pattern read suido/v1/+/%u/certificates
 """)
         # user: started as root, mosquitto would switch to the mosquitto user
         # after loading its configuration, who cannot read the ACL file here
         self._write("mosquitto.conf", f"""user {pwd.getpwuid(os.getuid()).pw_name}
-listener {self.mqtt_port} 127.0.0.1
+listener {self.mqtt_port}{" " + broker_listen if broker_listen else ""}
 cafile {self.pki["ca"]}
 certfile {broker_crt}
 keyfile {broker_key}
@@ -410,6 +426,7 @@ certfile = {self.pki["platform_tls"][1]}
 keyfile = {self.pki["platform_tls"][0]}
 [security]
 key = {self.pki["platform_key"]}
+certificate = {self.pki["platform_cert"]}
 ca = {self.pki["ca"]}
 crl = {self.pki["crl"]}
 [utility {utility}]
@@ -420,6 +437,7 @@ format = {gateway_format}
 certificate = {self.pki["gw"][gateway][1]}
 {gateway_platform_conf}
 {more}""")
+        mqtt_host_line = "host = %s\n" % gateway_mqtt_host if gateway_mqtt_host else ""
         self._write("gateway.conf", f"""[gateway]
 id = {gateway}
 utility = {utility}
@@ -434,7 +452,7 @@ platform_certificate = {self.pki["platform_cert"]}
 ca = {self.pki["ca"]}
 mask_key = {self.mask_key}
 [mqtt]
-port = {self.mqtt_port}
+{mqtt_host_line}port = {self.mqtt_port}
 cafile = {self.pki["ca"]}
 certfile = {self.pki["gw_tls"][gateway][1]}
 keyfile = {self.pki["gw_tls"][gateway][0]}
@@ -529,7 +547,8 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         self._start("platform", [os.path.join(BUILD, "suido-platform"), "-c", os.path.join(self.dir, "platform.conf")])
 
     def start_gateway(self):
-        self._start("gateway", [os.path.join(BUILD, "suido-gateway"), "-c", os.path.join(self.dir, "gateway.conf")])
+        self._start("gateway", self.gateway_wrapper +
+                    [os.path.join(BUILD, "suido-gateway"), "-c", os.path.join(self.dir, "gateway.conf")])
 
     def start(self):
         if self.ftp:
