@@ -8,6 +8,7 @@
  */
 #include "suido/ca.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -200,6 +201,14 @@ static int hostname_valid(const char *h)
 		label++;
 	}
 	return !all_digits;
+}
+
+/* Nonzero when s is an IPv4 or IPv6 address literal. */
+static int ip_literal(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
 /* Parses hex digits (any case, colons ignored, at most 20 octets) into the
@@ -813,7 +822,8 @@ static int san_value(struct strbuf *sb, unsigned uses, const char *cn,
 	int cn_listed = 0;
 
 	for (size_t i = 0; dns_names && dns_names[i]; i++) {
-		strbuf_printf(sb, "%sDNS:%s", sb->len ? "," : "", dns_names[i]);
+		strbuf_printf(sb, "%s%s:%s", sb->len ? "," : "",
+			      ip_literal(dns_names[i]) ? "IP" : "DNS", dns_names[i]);
 		if (strcasecmp(dns_names[i], cn) == 0)
 			cn_listed = 1;
 	}
@@ -861,8 +871,9 @@ int ca_issue_validity(struct ca *ca, enum ca_profile profile, unsigned uses, con
 			suido_errf(err, errlen, "more than %d DNS names", CA_DNS_MAX);
 			return SUIDO_ERR_INVALID;
 		}
-		if (!hostname_valid(dns_names[ndns])) {
-			suido_errf(err, errlen, "\"%.80s\" is not a host name", dns_names[ndns]);
+		if (!hostname_valid(dns_names[ndns]) && !ip_literal(dns_names[ndns])) {
+			suido_errf(err, errlen, "\"%.80s\" is not a host name or an IP address",
+				   dns_names[ndns]);
 			return SUIDO_ERR_INVALID;
 		}
 	}

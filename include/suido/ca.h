@@ -144,12 +144,13 @@ int ca_issue(struct ca *ca, enum ca_profile profile, unsigned uses, const char *
  *                       passing as a data-protection one)
  *   extendedKeyUsage    clientAuth for tls-client, serverAuth for tls-server
  *                       (absent when the only use is data-protection)
- *   subjectAltName      DNS:<each of dns_names>; for tls-server also DNS:cn
- *                       when cn is a host name, and IP:127.0.0.1
+ *   subjectAltName      DNS:<each of dns_names> (IP:<it> for an IPv4 or IPv6
+ *                       literal); for tls-server also DNS:cn when cn is a
+ *                       host name, and IP:127.0.0.1
  *   subjectKeyIdentifier, authorityKeyIdentifier
  * uses is a nonzero OR of enum cert_use bits. dns_names is a NULL-terminated
  * array (may be NULL) of at most CA_DNS_MAX host names (letters, digits,
- * hyphens, dots; no wildcards).
+ * hyphens, dots; no wildcards) or IP address literals.
  *
  * The certificate is recorded in the index (and certs/) durably before this
  * returns. On SUIDO_OK *key_pem (unencrypted PKCS#8; caller frees with

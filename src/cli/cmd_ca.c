@@ -29,12 +29,14 @@ static const char USAGE_INIT[] =
 	"  root's SHA-256 fingerprint.\n";
 static const char USAGE_ISSUE[] =
 	"usage: suido ca issue --dir DIR --profile platform|gateway|application\n"
-	"                      --use USE[,USE...] --cn NAME [--dns HOST]... [--days N]\n"
+	"                      --use USE[,USE...] --cn NAME [--dns HOST]... [--ip ADDR]...\n"
+	"                      [--days N]\n"
 	"                      --out PREFIX\n"
 	"  Issues an RSA-2048 key and certificate valid N days (default 365) and writes\n"
 	"  PREFIX.key (mode 0600) and PREFIX.crt; neither may exist yet. USE is\n"
 	"  tls-client, tls-server or data-protection. A tls-server certificate names\n"
-	"  each --dns HOST, NAME when it is a host name, and 127.0.0.1. Prints the\n"
+	"  each --dns HOST and --ip ADDR (IPv4 or IPv6), NAME when it is a host name,\n"
+	"  and 127.0.0.1. Prints the\n"
 	"  serial and the SHA-256 fingerprint.\n";
 static const char USAGE_REVOKE[] =
 	"usage: suido ca revoke --dir DIR --serial HEX [--reason REASON]\n"
@@ -215,7 +217,8 @@ static int ca_issue_cmd(int argc, char **argv)
 			status = CLI_OK;
 			goto done;
 		}
-		if ((m = opt(argc, argv, &i, "--dns", &v)) > 0) {
+		if ((m = opt(argc, argv, &i, "--dns", &v)) > 0 ||
+		    (m == 0 && (m = opt(argc, argv, &i, "--ip", &v)) > 0)) {
 			dns[ndns++] = v;
 			continue;
 		}

@@ -319,7 +319,7 @@ static void test_issue_each_profile_and_use(void **state)
 
 static void test_issue_all_uses_and_san(void **state)
 {
-	const char *dns[] = { "mqtt.example.jp", "api.example.jp", NULL };
+	const char *dns[] = { "mqtt.example.jp", "api.example.jp", "10.77.0.1", "fd00::1", NULL };
 	char *key_pem = NULL, *cert_pem = NULL, err[256] = "", reason[512];
 	char serial[CA_SERIAL_HEX_SIZE], certs[128];
 	struct ca *ca = open_ca();
@@ -344,6 +344,11 @@ static void test_issue_all_uses_and_san(void **state)
 	assert_int_equal(X509_check_host(x, "api.example.jp", 0, 0, NULL), 1);
 	assert_int_equal(X509_check_host(x, "platform.example.jp", 0, 0, NULL), 1);
 	assert_int_equal(X509_check_host(x, "other.example.jp", 0, 0, NULL), 0);
+	/* address literals become IP entries, not DNS names */
+	assert_int_equal(X509_check_ip_asc(x, "10.77.0.1", 0), 1);
+	assert_int_equal(X509_check_ip_asc(x, "fd00::1", 0), 1);
+	assert_int_equal(X509_check_host(x, "10.77.0.1", 0, 0, NULL), 0);
+	assert_int_equal(X509_check_ip_asc(x, "10.77.0.2", 0), 0);
 
 	/* the copy in certs/ is the certificate handed out */
 	snprintf(certs, sizeof certs, "%s/certs", g_dir);
@@ -376,7 +381,8 @@ static void test_issue_all_uses_and_san(void **state)
 static void test_issue_bad_arguments(void **state)
 {
 	const char *bad_dns[][2] = { { "a..b", NULL }, { "-a.example", NULL }, { "*.example", NULL },
-				     { "1.2.3.4", NULL }, { "a_b.example", NULL } };
+				     { "300.1.2.3", NULL }, { "1.2.3.4.5", NULL },
+				     { "a_b.example", NULL } };
 	char *key_pem = NULL, *cert_pem = NULL, err[256] = "", serial[CA_SERIAL_HEX_SIZE];
 	struct ca *ca = open_ca();
 	size_t before = index_lines();
