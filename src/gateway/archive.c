@@ -405,7 +405,8 @@ static int read_line(struct archive *a, char **line, size_t *len, char *err, siz
 			}
 			return SUIDO_ERR_NOTFOUND;
 		}
-		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		if (r->end > r->start) /* buf is NULL before the first read */
+			memmove(r->buf, r->buf + r->start, r->end - r->start);
 		r->end -= r->start;
 		r->start = 0;
 		if (r->end == r->cap) {
