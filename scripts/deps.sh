@@ -12,6 +12,7 @@ PKGS=(
   python3 python3-paho-mqtt
   libcjose-dev libxmlsec1-dev xmlsec1 libzip-dev libxml2-dev zip unzip python3-jwcrypto
   vsftpd libpam-pwdfile iproute2
+  libsodium-dev liboath-dev oathtool
 )
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
