@@ -356,6 +356,8 @@ if [ "${SUIDO_RUN_QUIET:-0}" != 1 ]; then
     "$API/utilities/$UTILITY/items" | "$BUILD/suido" open --format json --key "$VAR/pki/demo-app.key" \
     --from "$VAR/pki/platform-dp.crt" 2>/dev/null | jq '.items | length' || echo "failed")
   echo "Sealed answer for demo-app (JWE of a JWS, opened with suido open): $sealed items."
+  curl -fsS --cacert "$CACERT" -H "$auth" "$API/utilities/$UTILITY/gateways" |
+    jq -r '.gateways[] | "Gateway \(.id): \(.state), sending \(.sending) (every \(.interval_s) s), \(if .health then "health: queue \(.health.queue_points) points, disk free \(.health.disk_free_bytes / 1048576 | floor) MiB" else "first health report pending" end)  (suido gateway stop|start \(.id))"' || true
   # The billing file's personal columns arrive masked; the key holder opens them.
   echo "Masked on the gateway (meter M-20000), as the platform stores and serves them:"
   for name in お客様番号 氏名 住所; do
