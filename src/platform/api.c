@@ -263,17 +263,17 @@ enum auth_result { AUTH_NONE, AUTH_INVALID, AUTH_OK, AUTH_ERROR };
 
 /* Finds the tenant of the request's bearer token. Every configured hash is
  * compared, in constant time, whatever matched before. */
-static enum auth_result authenticate(struct api *a, struct MHD_Connection *conn,
-				     const struct api_tenant **tenant)
+/* The SHA-256 of the request's bearer token in md: AUTH_OK, AUTH_NONE (no
+ * Authorization header or another scheme), AUTH_INVALID (empty or over
+ * TOKEN_MAX), AUTH_ERROR. */
+static enum auth_result bearer_sha256(struct MHD_Connection *conn, unsigned char md[32])
 {
 	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
-	unsigned char md[32];
 	unsigned int mdlen = 0;
 	const char *tok;
 	size_t n;
 
-	*tenant = NULL;
 	if (!h)
 		return AUTH_NONE;
 	while (*h == ' ' || *h == '\t')
@@ -288,8 +288,20 @@ static enum auth_result authenticate(struct api *a, struct MHD_Connection *conn,
 		n--;
 	if (n == 0 || n > TOKEN_MAX)
 		return AUTH_INVALID;
-	if (EVP_Digest(tok, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof md)
+	if (EVP_Digest(tok, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return AUTH_ERROR;
+	return AUTH_OK;
+}
+
+static enum auth_result authenticate(struct api *a, struct MHD_Connection *conn,
+				     const struct api_tenant **tenant)
+{
+	unsigned char md[32];
+	enum auth_result rc = bearer_sha256(conn, md);
+
+	*tenant = NULL;
+	if (rc != AUTH_OK)
+		return rc;
 	for (size_t i = 0; i < a->cfg->n_tenants; i++) {
 		const struct api_tenant *t = &a->cfg->tenants[i];
 		if (CRYPTO_memcmp(md, t->token_sha256, sizeof md) == 0)
@@ -1086,12 +1098,12 @@ static void get_gateway_events(struct route *rt, struct reply *r)
 static void serve_admin(struct api *a, struct MHD_Connection *conn, struct req *rq,
 			const char *path, size_t plen, struct reply *r)
 {
-	const char *pre = "/admin/v1/gateways/", *h, *tok;
+	const char *pre = "/admin/v1/gateways/";
 	const struct plat_gateway *gw;
 	char gwid[PROFILE_NAME_MAX + 1], err[200];
 	unsigned char md[32];
-	unsigned int mdlen = 0;
-	size_t n, pl = strlen(pre), idlen;
+	size_t pl = strlen(pre), idlen;
+	enum auth_result auth;
 	struct command c;
 	json_t *j = NULL;
 	json_error_t je;
@@ -1101,18 +1113,18 @@ static void serve_admin(struct api *a, struct MHD_Connection *conn, struct req *
 		reply_error(r, 404, "not_found", "No such resource.");
 		return;
 	}
-	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+	auth = bearer_sha256(conn, md);
+	if (auth == AUTH_NONE) {
 		reply_error(r, 401, "unauthorized", "The admin bearer token is required.");
 		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		r->hval = REALM;
 		return;
 	}
-	for (tok = h + 7; *tok == ' '; tok++)
-		;
-	n = strlen(tok);
-	if (n == 0 || n > TOKEN_MAX || EVP_Digest(tok, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    CRYPTO_memcmp(md, a->cfg->admin_token_sha256, 32) != 0) {
+	if (auth == AUTH_ERROR) {
+		reply_error(r, 500, "internal", "The token could not be checked.");
+		return;
+	}
+	if (auth != AUTH_OK || CRYPTO_memcmp(md, a->cfg->admin_token_sha256, 32) != 0) {
 		reply_error(r, 401, "invalid_token", "The bearer token is not valid.");
 		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		r->hval = REALM ", error=\"invalid_token\"";
