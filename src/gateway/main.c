@@ -588,8 +588,10 @@ int main(int argc, char **argv)
 	log_info("gateway", "stopping");
 	ftpspool_free(fs);
 	spool_free(sp);
-	sender_free(snd);
+	/* the link first: while it says "offline" and drains, it still hands
+	 * acks, commands and certificates to the sender and the control */
 	link_free(lk);
+	sender_free(snd);
 	health_free(health);
 	command_verifier_free(ctl.cv);
 	gwseal_free(seal);
