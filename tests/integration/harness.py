@@ -620,7 +620,12 @@ def sanitizer_reports(logdir):
     out = []
     for name in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
         with open(os.path.join(logdir, name), errors="replace") as f:
-            out += ["%s: %s" % (name, l.strip()) for l in f if any(m in l for m in SANITIZER_MARKS)]
+            lines = f.read().splitlines()
+        for i, l in enumerate(lines):
+            if any(m in l for m in SANITIZER_MARKS):
+                # the report's stack too, so that a failing run says where
+                out.append("%s: %s" % (name, "\n  ".join(x.strip() for x in lines[i:i + 40])))
+                break
     return out
 
 
