@@ -193,3 +193,22 @@ done:
 	close(fd);
 	return rc;
 }
+
+int fsutil_read_path(const char *path, size_t max, char **out, size_t *len, char *err,
+		     size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	*out = NULL;
+	*len = 0;
+	if (!slash)
+		return fsutil_read_file(".", path, max, out, len, err, errlen);
+	if ((size_t)(slash - path) >= sizeof dir) {
+		snprintf(err, errlen, "path too long: %s", path);
+		return SUIDO_ERR_INVALID;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return fsutil_read_file(slash == path ? "/" : dir, slash + 1, max, out, len, err, errlen);
+}

@@ -273,40 +273,43 @@ done:
 	return rc;
 }
 
+/* Parses a key file's text as read (rc from reading it), then cleanses it. */
+static int key_from_read(int rc, char *text, size_t len, const char *what,
+			 struct mask_key **out, char *err, size_t errlen)
+{
+	if (rc == SUIDO_ERR_NOTFOUND)
+		suido_errf(err, errlen, "no key file %s", what);
+	if (rc == SUIDO_OK)
+		rc = mask_key_parse(text, len, out, err, errlen);
+	if (text) {
+		OPENSSL_cleanse(text, len);
+		free(text);
+	}
+	return rc;
+}
+
 int mask_key_load(const char *dir, const char *name, struct mask_key **out, char *err,
 		  size_t errlen)
+{
+	char *text = NULL, what[512];
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	snprintf(what, sizeof what, "%s/%s", dir, name);
+	rc = fsutil_read_file(dir, name, MASK_KEY_TEXT_MAX, &text, &len, err, errlen);
+	return key_from_read(rc, text, len, what, out, err, errlen);
+}
+
+int mask_key_load_path(const char *path, struct mask_key **out, char *err, size_t errlen)
 {
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	rc = fsutil_read_file(dir, name, MASK_KEY_TEXT_MAX, &text, &len, err, errlen);
-	if (rc == SUIDO_ERR_NOTFOUND)
-		suido_errf(err, errlen, "no key file %s/%s", dir, name);
-	if (rc != SUIDO_OK)
-		return rc;
-	rc = mask_key_parse(text, len, out, err, errlen);
-	OPENSSL_cleanse(text, len);
-	free(text);
-	return rc;
-}
-
-int mask_key_load_path(const char *path, struct mask_key **out, char *err, size_t errlen)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
-
-	if (!slash)
-		return mask_key_load(".", path, out, err, errlen);
-	if ((size_t)(slash - path) >= sizeof dir) {
-		*out = NULL;
-		suido_errf(err, errlen, "key path too long");
-		return SUIDO_ERR_INVALID;
-	}
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	return mask_key_load(slash == path ? "/" : dir, slash + 1, out, err, errlen);
+	rc = fsutil_read_path(path, MASK_KEY_TEXT_MAX, &text, &len, err, errlen);
+	return key_from_read(rc, text, len, path, out, err, errlen);
 }
 
 static int io_fail(char *err, size_t errlen, const char *what, const char *path)

@@ -243,22 +243,12 @@ out:
 int password_blocklist_load(const char *path, struct password_blocklist **out, char *err,
 			    size_t errlen)
 {
-	const char *slash = strrchr(path, '/');
-	char dir[4096], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	if (slash && (size_t)(slash - path) >= sizeof dir) {
-		suido_errf(err, errlen, "blocklist path too long");
-		return SUIDO_ERR_INVALID;
-	}
-	if (slash) {
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-	}
-	rc = fsutil_read_file(!slash ? "." : slash == path ? "/" : dir, slash ? slash + 1 : path,
-			      PASSWORD_BLOCKLIST_FILE_MAX, &text, &len, err, errlen);
+	rc = fsutil_read_path(path, PASSWORD_BLOCKLIST_FILE_MAX, &text, &len, err, errlen);
 	if (rc == SUIDO_OK)
 		rc = password_blocklist_from_text(text, len, out, err, errlen);
 	free(text);

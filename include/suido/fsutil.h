@@ -39,4 +39,9 @@ int fsutil_mkdirs(const char *dir, char *err, size_t errlen);
 int fsutil_read_file(const char *dir, const char *name, size_t max, char **out, size_t *len,
 		     char *err, size_t errlen);
 
+/* fsutil_read_file of a path "dir/name", "/name" or "name" (in the working
+ * directory); SUIDO_ERR_INVALID also for a directory part too long. */
+int fsutil_read_path(const char *path, size_t max, char **out, size_t *len, char *err,
+		     size_t errlen);
+
 #endif
