@@ -16,34 +16,73 @@
 
 #define PEM_MAX ((size_t)256 << 10)
 
-/* Appends ,"key":"<file content>" (JSON-escaped) of path. */
-static int put_file(struct strbuf *sb, const char *key, const char *path, char *err,
-		    size_t errlen)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[4096], *text = NULL;
-	size_t len = 0;
-	int rc;
+struct certbundle_files {
+	char *root;
+	size_t root_len;
+	char *crl; /* NULL when none */
+	size_t crl_len;
+	char **apps; /* parallel to cfg->applications; NULL: not published */
+	size_t *app_lens;
+	size_t n_apps;
+};
 
-	if (slash) {
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-		if (slash == path)
-			snprintf(dir, sizeof dir, "/");
-	} else {
-		snprintf(dir, sizeof dir, ".");
-	}
-	rc = fsutil_read_file(dir, slash ? slash + 1 : path, PEM_MAX, &text, &len, err, errlen);
-	if (rc != SUIDO_OK)
+void certbundle_files_free(struct certbundle_files *f)
+{
+	if (!f)
+		return;
+	free(f->root);
+	free(f->crl);
+	for (size_t i = 0; f->apps && i < f->n_apps; i++)
+		free(f->apps[i]);
+	free(f->apps);
+	free(f->app_lens);
+	free(f);
+}
+
+int certbundle_files_load(const struct plat_config *cfg, const struct gwkeys *keys,
+			  struct certbundle_files **out, char *err, size_t errlen)
+{
+	struct certbundle_files *f = calloc(1, sizeof *f);
+	int rc = SUIDO_ERR_NOMEM;
+
+	*out = NULL;
+	if (!f)
 		return rc;
-	strbuf_printf(sb, ",\"%s\":", key);
-	strbuf_json_str(sb, text, len);
-	free(text);
+	if (!gwkeys_platform_cert_pem(keys) || !gwkeys_platform(keys) || !cfg->security_ca) {
+		snprintf(err, errlen, "no [security] certificate, key or ca to publish");
+		rc = SUIDO_ERR_NOTFOUND;
+		goto fail;
+	}
+	f->n_apps = cfg->n_applications;
+	f->apps = calloc(f->n_apps + 1, sizeof *f->apps);
+	f->app_lens = calloc(f->n_apps + 1, sizeof *f->app_lens);
+	if (!f->apps || !f->app_lens)
+		goto fail;
+	if ((rc = fsutil_read_path(cfg->security_ca, PEM_MAX, &f->root, &f->root_len, err,
+				   errlen)) != SUIDO_OK)
+		goto fail;
+	if (cfg->security_crl && (rc = fsutil_read_path(cfg->security_crl, PEM_MAX, &f->crl,
+							&f->crl_len, err, errlen)) != SUIDO_OK)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_applications; i++) {
+		const struct plat_application *a = &cfg->applications[i];
+		const char *refusal = NULL;
+		if (!a->certificate || !gwkeys_application(keys, a, NULL, &refusal))
+			continue; /* only what the platform itself accepted */
+		if ((rc = fsutil_read_path(a->certificate, PEM_MAX, &f->apps[i], &f->app_lens[i],
+					   err, errlen)) != SUIDO_OK)
+			goto fail;
+	}
+	*out = f;
 	return SUIDO_OK;
+fail:
+	certbundle_files_free(f);
+	return rc;
 }
 
 int certbundle_make(const struct plat_config *cfg, const struct gwkeys *keys,
-		    const struct plat_gateway *gw, uint64_t seq, int64_t now_ms, char **jws,
-		    char *err, size_t errlen)
+		    const struct certbundle_files *f, const struct plat_gateway *gw, uint64_t seq,
+		    int64_t now_ms, char **jws, char *err, size_t errlen)
 {
 	const char *pem = gwkeys_platform_cert_pem(keys);
 	struct strbuf sb = {.limit = CERTBUNDLE_MAX};
@@ -52,10 +91,6 @@ int certbundle_make(const struct plat_config *cfg, const struct gwkeys *keys,
 	int rc;
 
 	*jws = NULL;
-	if (!pem || !gwkeys_platform(keys) || !cfg->security_ca) {
-		snprintf(err, errlen, "no [security] certificate, key or ca to publish");
-		return SUIDO_ERR_NOTFOUND;
-	}
 	timeutil_format_utc(now_ms, t);
 	strbuf_puts(&sb, "{\"profile\":\"suido.certificates/1\",\"utility\":");
 	strbuf_json_str(&sb, gw->utility, strlen(gw->utility));
@@ -63,32 +98,31 @@ int certbundle_make(const struct plat_config *cfg, const struct gwkeys *keys,
 	strbuf_json_str(&sb, gw->id, strlen(gw->id));
 	strbuf_printf(&sb, ",\"seq\":%" PRIu64 ",\"issued\":\"%s\",\"platform\":", seq, t);
 	strbuf_json_str(&sb, pem, strlen(pem));
-	if ((rc = put_file(&sb, "root", cfg->security_ca, err, errlen)) != SUIDO_OK)
-		goto done;
-	if (cfg->security_crl && (rc = put_file(&sb, "crl", cfg->security_crl, err, errlen)) !=
-					 SUIDO_OK)
-		goto done;
+	strbuf_puts(&sb, ",\"root\":");
+	strbuf_json_str(&sb, f->root, f->root_len);
+	if (f->crl) {
+		strbuf_puts(&sb, ",\"crl\":");
+		strbuf_json_str(&sb, f->crl, f->crl_len);
+	}
 	strbuf_puts(&sb, ",\"applications\":[");
 	for (size_t i = 0; i < cfg->n_applications; i++) {
 		const struct plat_application *a = &cfg->applications[i];
-		const char *refusal = NULL;
-		if (strcmp(a->utility, gw->utility) != 0 || !a->certificate ||
-		    !gwkeys_application(keys, a, NULL, &refusal))
-			continue; /* only what the platform itself accepted */
+		if (!f->apps[i] || strcmp(a->utility, gw->utility) != 0)
+			continue;
 		strbuf_puts(&sb, n_apps++ ? ",{\"id\":" : "{\"id\":");
 		strbuf_json_str(&sb, a->id, strlen(a->id));
-		if ((rc = put_file(&sb, "certificate", a->certificate, err, errlen)) != SUIDO_OK)
-			goto done;
+		strbuf_puts(&sb, ",\"certificate\":");
+		strbuf_json_str(&sb, f->apps[i], f->app_lens[i]);
 		strbuf_putc(&sb, '}');
 	}
 	strbuf_puts(&sb, "]}");
 	if (sb.failed) {
 		snprintf(err, errlen, "bundle larger than %zu bytes or out of memory", CERTBUNDLE_MAX);
 		rc = SUIDO_ERR_LIMIT;
-		goto done;
+	} else {
+		rc = jose_sign(sb.data, sb.len, gwkeys_platform(keys), "platform", 0, jws, err,
+			       errlen);
 	}
-	rc = jose_sign(sb.data, sb.len, gwkeys_platform(keys), "platform", 0, jws, err, errlen);
-done:
 	strbuf_free(&sb);
 	return rc;
 }

@@ -19,15 +19,27 @@
 
 #define CERTBUNDLE_MAX ((size_t)1 << 20) /* a bundle's JSON, bytes */
 
+/* The files every bundle holds (the root, the CRL, the accepted
+ * applications' certificates), read once. */
+struct certbundle_files;
+
 /*
- * Builds and signs the bundle for gateway gw with seq issued at now_ms.
- * Returns SUIDO_OK and *jws (malloc'ed, caller frees), SUIDO_ERR_NOTFOUND
- * when there is nothing to publish (no [security] certificate or no key),
- * SUIDO_ERR_IO / _LIMIT reading the CA or CRL files, SUIDO_ERR_NOMEM, or a
- * code of jose_sign; err says which.
+ * Reads them for cfg. SUIDO_OK and *out (free with certbundle_files_free),
+ * SUIDO_ERR_NOTFOUND when there is nothing to publish (no [security]
+ * certificate, key or ca), an fsutil_read_path code for a file, or
+ * SUIDO_ERR_NOMEM; err says which.
+ */
+int certbundle_files_load(const struct plat_config *cfg, const struct gwkeys *keys,
+			  struct certbundle_files **out, char *err, size_t errlen);
+void certbundle_files_free(struct certbundle_files *f);
+
+/*
+ * Builds and signs the bundle for gateway gw with seq issued at now_ms from
+ * f. Returns SUIDO_OK and *jws (malloc'ed, caller frees), SUIDO_ERR_LIMIT
+ * (over CERTBUNDLE_MAX) or a code of jose_sign; err says which.
  */
 int certbundle_make(const struct plat_config *cfg, const struct gwkeys *keys,
-		    const struct plat_gateway *gw, uint64_t seq, int64_t now_ms, char **jws,
-		    char *err, size_t errlen);
+		    const struct certbundle_files *f, const struct plat_gateway *gw, uint64_t seq,
+		    int64_t now_ms, char **jws, char *err, size_t errlen);
 
 #endif

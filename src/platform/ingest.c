@@ -776,21 +776,28 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 /* Each gateway's certificate bundle, retained (certbundle.h). */
 static void publish_certificates(struct ingest *in)
 {
+	struct certbundle_files *files = NULL;
+	char err[256];
+	int rc = certbundle_files_load(in->cfg, in->keys, &files, err, sizeof err);
+
+	if (rc == SUIDO_ERR_NOTFOUND) {
+		log_info("ingest", "no certificates published: %s", err);
+		return;
+	}
+	if (rc != SUIDO_OK) {
+		log_error("ingest", "certificates not published: %s", err);
+		return;
+	}
 	for (size_t i = 0; i < in->cfg->n_gateways; i++) {
 		const struct plat_gateway *g = &in->cfg->gateways[i];
-		char topic[256], *jws = NULL, err[256];
+		char topic[256], *jws = NULL;
 		uint64_t seq = (uint64_t)timeutil_now_ms();
-		int rc;
 
 		if (seq <= in->cmd_last_seq)
 			seq = in->cmd_last_seq + 1;
 		in->cmd_last_seq = seq;
-		rc = certbundle_make(in->cfg, in->keys, g, seq, timeutil_now_ms(), &jws, err,
+		rc = certbundle_make(in->cfg, in->keys, files, g, seq, timeutil_now_ms(), &jws, err,
 				     sizeof err);
-		if (rc == SUIDO_ERR_NOTFOUND) {
-			log_info("ingest", "no certificates published: %s", err);
-			return;
-		}
 		if (rc != SUIDO_OK) {
 			log_error("ingest", "certificates for %s: %s", g->id, err);
 			continue;
@@ -806,6 +813,7 @@ static void publish_certificates(struct ingest *in)
 			log_info("ingest", "certificates published for %s/%s (seq %llu)", g->utility,
 				 g->id, (unsigned long long)seq);
 	}
+	certbundle_files_free(files);
 }
 
 static void on_connect(struct mosquitto *m, void *obj, int rc)
