@@ -1,5 +1,6 @@
 /*
- * suido gateway start|stop|resend (cmd_gateway.h), over libcurl.
+ * suido gateway start|stop|resend (cmd_gateway.h), over the admin interface
+ * (admin_http.h).
  */
 #include "cmd_gateway.h"
 
@@ -7,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <openssl/crypto.h>
-
+#include "admin_http.h"
 #include "cli.h"
 #include "suido/profile.h"
 #include "suido/strbuf.h"
@@ -23,22 +22,10 @@ static void usage(FILE *f)
 		"       suido gateway stop GATEWAY\n"
 		"       suido gateway resend GATEWAY --from SEQ --to SEQ\n"
 		"options (all commands):\n"
-		"  --url URL      the platform's base URL (default $SUIDO_ADMIN_URL, e.g.\n"
-		"                 https://127.0.0.1:18080)\n"
-		"  --ca FILE      root CA certificate the platform's must chain to (default\n"
-		"                 $SUIDO_API_CA)\n"
-		"  --token-file F a file holding the admin token (default: $SUIDO_ADMIN_TOKEN);\n"
-		"                 never on the command line\n"
+		"%s"
 		"exit status: 0 queued, 64 usage, 65 refused by the platform (bad request),\n"
-		"             69 TLS verification failed, 70 internal, 74 no answer / not authorised\n");
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *ctx)
-{
-	struct strbuf *sb = ctx;
-
-	strbuf_append(sb, p, size * n);
-	return sb->failed ? 0 : size * n;
+		"             69 TLS verification failed, 70 internal, 74 no answer / not authorised\n",
+		admin_http_usage);
 }
 
 static int parse_u64(const char *s, unsigned long long *out)
@@ -53,17 +40,13 @@ static int parse_u64(const char *s, unsigned long long *out)
 
 int cmd_gateway(int argc, char **argv)
 {
-	const char *cmd, *gw, *url = getenv("SUIDO_ADMIN_URL"), *ca = getenv("SUIDO_API_CA");
-	const char *token_file = NULL, *env_token = getenv("SUIDO_ADMIN_TOKEN");
+	const char *cmd, *gw;
 	unsigned long long interval = 0, from = 0, to = 0;
-	int have_interval = 0, have_from = 0, have_to = 0, status = CLI_INTERNAL;
-	char *token = NULL, *endpoint = NULL, *auth = NULL, body[160];
+	int have_interval = 0, have_from = 0, have_to = 0, status;
+	char body[160], path[128];
 	struct strbuf answer = {.limit = ANSWER_MAX};
-	struct curl_slist *hdrs = NULL;
-	size_t tlen = 0;
+	struct admin_http h;
 	long code = 0;
-	CURL *c = NULL;
-	CURLcode cr;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
@@ -75,15 +58,12 @@ int cmd_gateway(int argc, char **argv)
 	}
 	cmd = argv[1];
 	gw = argv[2];
+	admin_http_init(&h);
 	for (int i = 3; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(argv[i], "--url") == 0 && v)
-			url = v;
-		else if (strcmp(argv[i], "--ca") == 0 && v)
-			ca = v;
-		else if (strcmp(argv[i], "--token-file") == 0 && v)
-			token_file = v;
-		else if (strcmp(argv[i], "--interval") == 0 && parse_u64(v, &interval) == 0)
+		if (admin_http_option(&h, argc, argv, &i))
+			continue;
+		if (strcmp(argv[i], "--interval") == 0 && parse_u64(v, &interval) == 0)
 			have_interval = 1;
 		else if (strcmp(argv[i], "--from") == 0 && parse_u64(v, &from) == 0)
 			have_from = 1;
@@ -110,73 +90,18 @@ int cmd_gateway(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	if (!url)
-		return cli_fail("gateway", CLI_USAGE, "no --url and no $SUIDO_ADMIN_URL");
-	if (token_file) {
-		if (cli_read(token_file, 4096, &token, &tlen) != 0)
-			return cli_fail("gateway", CLI_IO, "%s: cannot read the token file",
-					token_file);
-		while (tlen && (token[tlen - 1] == '\n' || token[tlen - 1] == '\r'))
-			token[--tlen] = '\0';
-	} else if (env_token && *env_token) {
-		token = strdup(env_token);
-		tlen = token ? strlen(token) : 0;
-	} else {
-		return cli_fail("gateway", CLI_USAGE, "no --token-file and no $SUIDO_ADMIN_TOKEN");
-	}
-	endpoint = malloc(strlen(url) + strlen(gw) + 64);
-	auth = malloc(tlen + 32);
-	if (!token || !endpoint || !auth || !(c = curl_easy_init()))
+	snprintf(path, sizeof path, "/admin/v1/gateways/%s/commands", gw);
+	status = admin_http_request("gateway", &h, "POST", path, body, &code, &answer);
+	if (status != CLI_OK)
 		goto done;
-	{
-		int ul = (int)strlen(url);
-		while (ul > 0 && url[ul - 1] == '/')
-			ul--;
-		sprintf(endpoint, "%.*s/admin/v1/gateways/%s/commands", ul, url, gw);
-	}
-	sprintf(auth, "Authorization: Bearer %s", token);
-	hdrs = curl_slist_append(hdrs, auth);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, endpoint);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-	if (ca)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-	cr = curl_easy_perform(c);
-	if (cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE) {
-		status = cli_fail("gateway", CLI_CERT, "%s: %s", url, curl_easy_strerror(cr));
-		goto done;
-	}
-	if (cr != CURLE_OK) {
-		status = cli_fail("gateway", CLI_IO, "%s: %s", url, curl_easy_strerror(cr));
-		goto done;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	if (code == 202) {
 		printf("%s queued for %s\n", cmd, gw);
-		status = CLI_OK;
 	} else {
 		status = cli_fail("gateway", code == 400 || code == 404 ? CLI_BAD_INPUT : CLI_IO,
 				  "the platform answered %ld: %.*s", code, (int)answer.len,
 				  answer.data ? answer.data : "");
 	}
 done:
-	if (status == CLI_INTERNAL && !c)
-		cli_fail("gateway", CLI_INTERNAL, "out of memory or no libcurl");
-	curl_slist_free_all(hdrs);
-	if (c)
-		curl_easy_cleanup(c);
-	if (token)
-		OPENSSL_cleanse(token, tlen);
-	if (auth)
-		OPENSSL_cleanse(auth, strlen(auth));
-	free(token);
-	free(auth);
-	free(endpoint);
 	strbuf_free(&answer);
 	return status;
 }

@@ -1,7 +1,6 @@
 /*
  * suido: the command for operators and vendors. This file only dispatches;
- * each command group lives in its own cmd_*.c (tenants and audit come with
- * later issues).
+ * each command group lives in its own cmd_*.c.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_admin.h"
 #include "cmd_ca.h"
 #include "cmd_mask.h"
 #include "cmd_gateway.h"
@@ -31,6 +31,17 @@ static void usage(FILE *f)
 		   "  original export --db DB --utility ID --message ID [--out FILE]\n"
 		   "                            the signed original the platform stored with a\n"
 		   "                            message (check it with suido verify --format json)\n"
+		   "  tenant add | list | show  tenants: utilities, vendors, the operator\n"
+		   "  link add | remove | list  which vendor serves which utility\n"
+		   "  app add | list | show | update | revoke | reinstate | rotate-secret |\n"
+		   "      client-config         applications (OIDC clients) and their client\n"
+		   "                            configuration\n"
+		   "  grant set | revoke | list a utility's grants to applications\n"
+		   "  user add | list | show | update | reset-password   users of a tenant\n"
+		   "  audit [--after N]         the registry's audit log\n"
+		   "                            (these ask the platform's admin API, docs/admin.md;\n"
+		   "                            suido GROUP --help for each)\n"
+		   "  gateway start | stop | resend GATEWAY   an operator's command to a gateway\n"
 		   "  token new [--utility ID]  mint a bearer token for the AP interface; prints\n"
 		   "                            the token (give it to the utility's application)\n"
 		   "                            and the platform.conf line holding its SHA-256\n"
@@ -105,6 +116,8 @@ int main(int argc, char **argv)
 		return cmd_original(argc - 1, argv + 1);
 	if (strcmp(argv[1], "gateway") == 0)
 		return cmd_gateway(argc - 1, argv + 1);
+	if (cmd_admin_is(argv[1]))
+		return cmd_admin(argc - 1, argv + 1);
 	fprintf(stderr, "suido: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return 64;
