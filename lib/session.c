@@ -407,6 +407,12 @@ int session_csrf_check(const struct session_table *t, const char *id, const char
 
 int session_cookie_format(const char *id, uint64_t max_age_s, char *out, size_t outlen)
 {
+	return session_cookie_format_named(SESSION_COOKIE_NAME, id, max_age_s, out, outlen);
+}
+
+int session_cookie_format_named(const char *name, const char *id, uint64_t max_age_s, char *out,
+				size_t outlen)
+{
 	unsigned char raw[SESSION_ID_BYTES];
 	int n;
 
@@ -417,10 +423,8 @@ int session_cookie_format(const char *id, uint64_t max_age_s, char *out, size_t 
 			return SUIDO_ERR_INVALID;
 		sodium_memzero(raw, sizeof raw);
 	}
-	n = snprintf(out, outlen,
-		     SESSION_COOKIE_NAME "=%s; Path=/; Secure; HttpOnly; SameSite=Strict; "
-					 "Max-Age=%llu",
-		     id ? id : "", (unsigned long long)(id ? max_age_s : 0));
+	n = snprintf(out, outlen, "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=%llu",
+		     name, id ? id : "", (unsigned long long)(id ? max_age_s : 0));
 	if (n < 0 || (size_t)n >= outlen) {
 		if (outlen)
 			sodium_memzero(out, outlen);
@@ -436,7 +440,13 @@ static int is_ows(char ch)
 
 int session_cookie_parse(const char *header, size_t len, char id[SESSION_ID_TEXT])
 {
-	const size_t nlen = strlen(SESSION_COOKIE_NAME);
+	return session_cookie_parse_named(SESSION_COOKIE_NAME, header, len, id);
+}
+
+int session_cookie_parse_named(const char *name, const char *header, size_t len,
+			       char id[SESSION_ID_TEXT])
+{
+	const size_t nlen = strlen(name);
 	const char *val = NULL;
 	size_t vlen = 0, found = 0, p = 0;
 
@@ -459,7 +469,7 @@ int session_cookie_parse(const char *header, size_t len, char id[SESSION_ID_TEXT
 		q = b;
 		while (q < e && header[q] != '=')
 			q++;
-		if (q == e || q - b != nlen || memcmp(header + b, SESSION_COOKIE_NAME, nlen) != 0)
+		if (q == e || q - b != nlen || memcmp(header + b, name, nlen) != 0)
 			continue;
 		found++;
 		val = header + q + 1;

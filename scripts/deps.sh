@@ -13,6 +13,7 @@ PKGS=(
   libcjose-dev libxmlsec1-dev xmlsec1 libzip-dev libxml2-dev zip unzip python3-jwcrypto
   vsftpd libpam-pwdfile iproute2
   libsodium-dev liboath-dev oathtool
+  chromium
 )
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -90,13 +90,10 @@ chmod 700 "$VAR/pki"
 # number, name and address with it (docs/masking.md); only its holder unmasks.
 "$BUILD/suido" mask-key new --out "$VAR/pki/$UTILITY-mask.key" >/dev/null
 
-# A fresh bearer token for the demo utility: the platform keeps only its hash.
-TOKEN=$(openssl rand -hex 32)
-TOKEN_SHA=$(printf '%s' "$TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
+# The operator's admin token (the platform keeps only its hash). Applications
+# and users get their tokens from the platform's OpenID provider.
 ADMIN_TOKEN=$(openssl rand -hex 32)
 ADMIN_TOKEN_SHA=$(printf '%s' "$ADMIN_TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
-APP_TOKEN=$(openssl rand -hex 32)
-APP_TOKEN_SHA=$(printf '%s' "$APP_TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)
 
 # Who may use which topics: a gateway (user name = its certificate's CN = its
 # id) only its own, the platform every gateway's data and ack topics.
@@ -155,6 +152,7 @@ listen = 127.0.0.1
 port = $HTTP_PORT
 certfile = $VAR/pki/api-tls.crt
 keyfile = $VAR/pki/api-tls.key
+access_log = $VAR/log/access.log
 
 [mqtt]
 host = 127.0.0.1
@@ -171,7 +169,6 @@ crl = $VAR/pki/crl.pem
 
 [utility $UTILITY]
 name = デモ市水道局
-api_token_sha256 = $TOKEN_SHA
 
 [gateway $GATEWAY]
 utility = $UTILITY
@@ -187,9 +184,11 @@ health_interval_s = 10
 api_token_sha256 = $ADMIN_TOKEN_SHA
 
 [application demo-app]
-utility = $UTILITY
-api_token_sha256 = $APP_TOKEN_SHA
 certificate = $VAR/pki/demo-app.crt
+
+[oidc]
+issuer = https://127.0.0.1:$HTTP_PORT
+password_blocklist = $ROOT/etc/password-blocklist.txt
 CONF
 
 cat > "$VAR/run/gateway.conf" <<CONF
@@ -259,11 +258,60 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# The demo tenancy, through the admin API with the operator's token (suido
+# tenant|link|app|grant|user, docs/admin.md): a vendor serving the demo
+# utility, its application granted all of the utility's data, and a utility
+# administrator with TOTP. The operator hands the user a one-time password;
+# the first sign-in (here through the real sign-in form, with curl) must
+# change it (FAQ 8).
 umask 077
+export SUIDO_ADMIN_URL=$BASE SUIDO_API_CA=$CACERT SUIDO_ADMIN_TOKEN=$ADMIN_TOKEN
+S=$BUILD/suido
+REDIRECT=http://127.0.0.1:18090/callback
+"$S" tenant add demo-vendor --kind vendor --name "デモベンダー株式会社" >/dev/null
+"$S" link add --utility "$UTILITY" --vendor demo-vendor >/dev/null
+"$S" app add demo-app --vendor demo-vendor --name "デモアプリ" --redirect-uri "$REDIRECT" \
+  --config-out "$VAR/run/demo-app-client.json" >/dev/null
+"$S" grant set demo-app --utility "$UTILITY" --all >/dev/null
+CLIENT_SECRET=$(jq -r .client_secret "$VAR/run/demo-app-client.json")
+user=$("$S" user add --tenant "$UTILITY" --name-kanji "水道 太郎" --name-kana "スイドウ タロウ" \
+  --name-romaji "Suido Taro" --mail taro@example.jp --role admin --otp-required)
+DEMO_USER=$(jq -r .login <<<"$user")
+ONE_TIME=$(jq -r .one_time_password <<<"$user")
+TOTP_SECRET=$("$S" user totp "$DEMO_USER" | jq -r .secret)
+DEMO_PASSWORD="Suido-$(openssl rand -hex 8)"
+# first sign-in: form (login ID, one-time password, TOTP code), then the
+# password change page, then the redirect with a code
+jar=$VAR/run/.signin-cookies
+q="client_id=demo-app&redirect_uri=$REDIRECT&response_type=code&scope=openid&state=demo"
+q="$q&code_challenge=$(openssl rand 32 | basenc --base64url | tr -d '=\n')&code_challenge_method=S256"
+field() { sed -n "s/.*name=\"$1\" value=\"\([^\"]*\)\".*/\1/p" | head -1; }
+form=$(curl -fsS --cacert "$CACERT" -c "$jar" -b "$jar" "$BASE/oidc/authorize?$q")
+csrf=$(field csrf <<<"$form")
+change=$(curl -fsS --cacert "$CACERT" -c "$jar" -b "$jar" --data "$q" --data-urlencode "csrf=$csrf" \
+  --data-urlencode "login_id=$DEMO_USER" --data-urlencode "password=$ONE_TIME" \
+  --data-urlencode "otp=$(oathtool --totp -b "$TOTP_SECRET")" "$BASE/oidc/authorize")
+pending=$(field pending <<<"$change")
+loc=$(curl -sS --cacert "$CACERT" -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data "$q" \
+  --data-urlencode "csrf=$csrf" --data-urlencode "pending=$pending" \
+  --data-urlencode "new_password=$DEMO_PASSWORD" --data-urlencode "new_password2=$DEMO_PASSWORD" \
+  "$BASE/oidc/authorize")
+rm -f "$jar"
+case "$loc" in "$REDIRECT?code="*) ;; *) echo "run: the demo user's first sign-in failed" >&2; DEMO_PASSWORD=$ONE_TIME ;; esac
+# the demo application's back-end token (client credentials)
+TOKEN=$(curl -fsS --cacert "$CACERT" -u "demo-app:$CLIENT_SECRET" -d grant_type=client_credentials \
+  "$BASE/oidc/token" | jq -r .access_token)
+APP_TOKEN=$TOKEN
 cat > "$VAR/run/endpoints.env" <<ENV
 SUIDO_API_URL=$API
 SUIDO_API_CA=$CACERT
-SUIDO_API_TOKEN=$TOKEN
+SUIDO_OIDC_ISSUER=$BASE
+SUIDO_DEMO_CLIENT_ID=demo-app
+SUIDO_DEMO_CLIENT_SECRET=$CLIENT_SECRET
+SUIDO_DEMO_REDIRECT_URI=$REDIRECT
+SUIDO_DEMO_USER=$DEMO_USER
+SUIDO_DEMO_PASSWORD=$DEMO_PASSWORD
+SUIDO_DEMO_TOTP_SECRET=$TOTP_SECRET
 SUIDO_UTILITY=$UTILITY
 SUIDO_GATEWAY=$GATEWAY
 SUIDO_SPOOL_DIR=$VAR/gateway/spool
@@ -276,7 +324,6 @@ SUIDO_MASK_KEY=$VAR/pki/$UTILITY-mask.key
 SUIDO_ADMIN_URL=$BASE
 SUIDO_ADMIN_TOKEN=$ADMIN_TOKEN
 SUIDO_APP_ID=demo-app
-SUIDO_APP_TOKEN=$APP_TOKEN
 SUIDO_APP_KEY=$VAR/pki/demo-app.key
 SUIDO_APP_CERT=$VAR/pki/demo-app.crt
 SUIDO_PLATFORM_CERT=$VAR/pki/platform-dp.crt
@@ -304,7 +351,9 @@ fi
 
 cat <<MSG
 suido is running (Ctrl-C stops everything).
-  AP interface   $API   (HTTPS: trust $CACERT; token in $VAR/run/endpoints.env)
+  AP interface   $API   (HTTPS: trust $CACERT; tokens from the OpenID provider)
+  OpenID issuer  $BASE   (client demo-app: $VAR/run/demo-app-client.json;
+                 demo user $DEMO_USER with password and TOTP secret in endpoints.env)
   metrics        $BASE/metrics
   MQTT broker    127.0.0.1:$MQTT_PORT   (TLS, client certificate of $VAR/ca required)
   spool          $VAR/gateway/spool   (drop CSV files here)
@@ -319,9 +368,12 @@ cat <<MSG
   logs           $VAR/log/
 Try:
   . $VAR/run/endpoints.env
-  curl --cacert "\$SUIDO_API_CA" -H "Authorization: Bearer \$SUIDO_API_TOKEN" \$SUIDO_API_URL/utilities/\$SUIDO_UTILITY/items
+  # an access token for the demo application's back-end (client credentials, 5 minutes):
+  TOKEN=\$(curl -s --cacert "\$SUIDO_API_CA" -u "\$SUIDO_DEMO_CLIENT_ID:\$SUIDO_DEMO_CLIENT_SECRET" \\
+    -d grant_type=client_credentials \$SUIDO_OIDC_ISSUER/oidc/token | jq -r .access_token)
+  curl --cacert "\$SUIDO_API_CA" -H "Authorization: Bearer \$TOKEN" \$SUIDO_API_URL/utilities/\$SUIDO_UTILITY/items
   # the same, sealed for the demo application (signed by the platform, encrypted for it):
-  curl -s --cacert "\$SUIDO_API_CA" -H "Authorization: Bearer \$SUIDO_APP_TOKEN" -H "Accept: application/jose" \\
+  curl -s --cacert "\$SUIDO_API_CA" -H "Authorization: Bearer \$TOKEN" -H "Accept: application/jose" \\
     \$SUIDO_API_URL/utilities/\$SUIDO_UTILITY/items | $BUILD/suido open --format json --key "\$SUIDO_APP_KEY" --from "\$SUIDO_PLATFORM_CERT"
 MSG
 if [ "$FTP" = 1 ]; then cat <<MSG
@@ -350,7 +402,7 @@ if [ "${SUIDO_RUN_QUIET:-0}" != 1 ]; then
     echo "配水池水位(m), first three hours (local 2026/11/20 0:00 is 2026-11-19T15:00:00Z):"
     curl -fsS --cacert "$CACERT" -H "$auth" "$API/utilities/$UTILITY/items/$id/values?from=2026-11-19T15:00:00Z&to=2026-11-19T18:00:00Z" |
       jq -c '.values[]' | sed 's/^/  /'
-    echo "  (curl --cacert \"\$SUIDO_API_CA\" -H \"Authorization: Bearer \$SUIDO_API_TOKEN\" \"\$SUIDO_API_URL/utilities/$UTILITY/items/$id/aggregate?from=2026-11-19T15:00:00Z&to=2026-11-21T15:00:00Z&interval=1d\")"
+    echo "  (curl --cacert \"\$SUIDO_API_CA\" -H \"Authorization: Bearer \$TOKEN\" \"\$SUIDO_API_URL/utilities/$UTILITY/items/$id/aggregate?from=2026-11-19T15:00:00Z&to=2026-11-21T15:00:00Z&interval=1d\")"
   fi
   sealed=$(curl -fsS --cacert "$CACERT" -H "Authorization: Bearer $APP_TOKEN" -H "Accept: application/jose" \
     "$API/utilities/$UTILITY/items" | "$BUILD/suido" open --format json --key "$VAR/pki/demo-app.key" \

@@ -153,4 +153,12 @@ int session_cookie_format(const char *id, uint64_t max_age_s, char *out, size_t 
  */
 int session_cookie_parse(const char *header, size_t len, char id[SESSION_ID_TEXT]);
 
+/* The same two for a cookie of another name (e.g. the sign-in form's
+ * pre-session cookie that binds its CSRF token); name is a cookie-name token
+ * such as "__Host-suido_login". */
+int session_cookie_format_named(const char *name, const char *id, uint64_t max_age_s, char *out,
+				size_t outlen);
+int session_cookie_parse_named(const char *name, const char *header, size_t len,
+			       char id[SESSION_ID_TEXT]);
+
 #endif

@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 
 #include "files.h"
+#include "http.h"
 #include "suido/error.h"
 #include "suido/fileseal.h"
 #include "suido/hex.h"
@@ -75,6 +76,9 @@ struct api {
 	uint16_t port;
 	pthread_key_t key; /* this worker's struct store */
 	int posts;         /* deposits being received (atomic): each may hold a body */
+	struct oidc *oidc;   /* set once by api_attach (atomic load) */
+	struct admin *admin; /* idem */
+	int access_fd;       /* the access log, O_APPEND; -1: none */
 	int key_made;
 	pthread_mutex_t lock; /* guards stores[] */
 	int lock_made;
@@ -93,6 +97,7 @@ struct req {
 	int too_long;
 	int is_post;
 	int counted;        /* holds one of api.posts */
+	int module_body;    /* a body for the provider or the admin API (small cap) */
 	size_t body_bytes;  /* of a body sent with a GET, skipped */
 	struct strbuf body; /* of a POST, kept (capped) */
 	char uri[];
@@ -115,8 +120,16 @@ struct route {
 	struct store *s;
 	const char *utility;
 	const char *item;
-	const struct api_tenant *tenant;
+	const struct api_app *app;    /* the calling application's keys (never NULL) */
+	const char *scope;            /* the grant's scope JSON; NULL: all items */
 	struct req *rq;
+};
+
+/* What the access log records of one AP request. */
+struct access {
+	char client[REG_ID_MAX];
+	char user[REG_ID_MAX];
+	char utility[REG_ID_MAX];
 };
 
 static void reply_init(struct reply *r)
@@ -261,8 +274,6 @@ static int pct_decode(const char *s, size_t n, char *out)
 
 enum auth_result { AUTH_NONE, AUTH_INVALID, AUTH_OK, AUTH_ERROR };
 
-/* Finds the tenant of the request's bearer token. Every configured hash is
- * compared, in constant time, whatever matched before. */
 /* The SHA-256 of the request's bearer token in md: AUTH_OK, AUTH_NONE (no
  * Authorization header or another scheme), AUTH_INVALID (empty or over
  * TOKEN_MAX), AUTH_ERROR. */
@@ -291,24 +302,6 @@ static enum auth_result bearer_sha256(struct MHD_Connection *conn, unsigned char
 	if (EVP_Digest(tok, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return AUTH_ERROR;
 	return AUTH_OK;
-}
-
-static enum auth_result authenticate(struct api *a, struct MHD_Connection *conn,
-				     const struct api_tenant **tenant)
-{
-	unsigned char md[32];
-	enum auth_result rc = bearer_sha256(conn, md);
-
-	*tenant = NULL;
-	if (rc != AUTH_OK)
-		return rc;
-	for (size_t i = 0; i < a->cfg->n_tenants; i++) {
-		const struct api_tenant *t = &a->cfg->tenants[i];
-		if (CRYPTO_memcmp(md, t->token_sha256, sizeof md) == 0)
-			*tenant = t;
-	}
-	OPENSSL_cleanse(md, sizeof md);
-	return *tenant ? AUTH_OK : AUTH_INVALID;
 }
 
 /* Reads a required ISO 8601 instant with Z or an offset. A query string
@@ -438,12 +431,15 @@ static void put_item_json(struct strbuf *sb, const struct store_item *it)
 struct list_ctx {
 	struct strbuf *sb;
 	size_t n;
+	const char *scope; /* the grant's scope; NULL: every item */
 };
 
 static int list_cb(void *ctx, const struct store_item *it)
 {
 	struct list_ctx *c = ctx;
 
+	if (c->scope && !registry_scope_allows(c->scope, it->id, it->facility))
+		return 0;
 	if (c->n++)
 		strbuf_putc(c->sb, ',');
 	put_item_json(c->sb, it);
@@ -452,7 +448,7 @@ static int list_cb(void *ctx, const struct store_item *it)
 
 static void get_items(struct route *rt, struct reply *r)
 {
-	struct list_ctx c = {&r->body, 0};
+	struct list_ctx c = {&r->body, 0, rt->scope};
 	int rc;
 
 	strbuf_puts(&r->body, "{\"items\":[");
@@ -593,12 +589,15 @@ static void get_latest(struct route *rt, struct reply *r)
 struct ids_ctx {
 	struct strbuf ids;
 	size_t n;
+	const char *scope; /* the grant's scope; NULL: every item */
 };
 
 static int ids_cb(void *ctx, const struct store_item *it)
 {
 	struct ids_ctx *c = ctx;
 
+	if (c->scope && !registry_scope_allows(c->scope, it->id, it->facility))
+		return 0;
 	if (c->n >= LATEST_ITEMS_MAX) {
 		c->ids.failed = 1;
 		return 1;
@@ -612,7 +611,7 @@ static int ids_cb(void *ctx, const struct store_item *it)
  * a second query while the first is still running. */
 static void get_utility_latest(struct route *rt, struct reply *r)
 {
-	struct ids_ctx c = {STRBUF_INIT, 0};
+	struct ids_ctx c = {STRBUF_INIT, 0, rt->scope};
 	struct latest_ctx lc = {&r->body, NULL, 0};
 	size_t off = 0;
 	int rc;
@@ -782,7 +781,7 @@ static int files_cb(void *ctx, const struct store_file *f)
 
 static void get_files(struct route *rt, struct reply *r)
 {
-	struct list_ctx c = {&r->body, 0};
+	struct list_ctx c = {&r->body, 0, NULL};
 	int rc;
 
 	strbuf_puts(&r->body, "{\"files\":[");
@@ -880,9 +879,9 @@ static void get_file(struct route *rt, struct reply *r)
 	char err[256];
 	int rc;
 
-	if (sealed && (!rt->tenant->sender_pub || !rt->a->cfg->platform_pkey)) {
-		reply_error(r, 406, "not_acceptable", rt->tenant->no_seal ? rt->tenant->no_seal
-									 : "No sealed answers.");
+	if (sealed && (!rt->app->sender_pub || !rt->a->cfg->platform_pkey)) {
+		reply_error(r, 406, "not_acceptable", rt->app->no_seal ? rt->app->no_seal
+								      : "No sealed answers.");
 		return;
 	}
 	c.copy = !sealed;
@@ -903,7 +902,7 @@ static void get_file(struct route *rt, struct reply *r)
 		return;
 	}
 	/* sealed in the file format for the caller, signed by the platform */
-	rc = fileseal_seal(c.dup, c.len, c.name, rt->a->cfg->platform_pkey, rt->tenant->sender_pub,
+	rc = fileseal_seal(c.dup, c.len, c.name, rt->a->cfg->platform_pkey, rt->app->sender_pub,
 			   256, &zip, &ziplen, err, sizeof err);
 	OPENSSL_cleanse(c.dup, c.len);
 	free(c.dup);
@@ -922,13 +921,13 @@ static void get_file(struct route *rt, struct reply *r)
 /* POST .../files: an application deposits a sealed file (files.h). */
 static void post_file(struct route *rt, struct reply *r)
 {
-	const struct api_tenant *t = rt->tenant;
+	const struct api_app *t = rt->app;
 	struct files_deposit d;
 	char sender[128], why[300];
 	int rc;
 
-	if (!t->application || !t->sender_pub || !rt->a->cfg->platform_pkey) {
-		reply_error(r, 403, "forbidden", t->application && t->no_seal
+	if (!t->sender_pub || !rt->a->cfg->platform_pkey) {
+		reply_error(r, 403, "forbidden", t->no_seal
 				 ? t->no_seal
 				 : "Only a registered application with a data-protection "
 				   "certificate may deposit files.");
@@ -941,7 +940,7 @@ static void post_file(struct route *rt, struct reply *r)
 		reply_error(r, 413, "payload_too_large", msg);
 		return;
 	}
-	snprintf(sender, sizeof sender, "application:%s", t->application);
+	snprintf(sender, sizeof sender, "application:%s", t->id);
 	if ((rc = store_begin(rt->s)) != SUIDO_OK) {
 		reply_store_error(r, rc, "");
 		return;
@@ -955,7 +954,7 @@ static void post_file(struct route *rt, struct reply *r)
 			metrics_add(rt->a->m, MET_FILES_STORED, 1);
 		log_info("api", "file %s (%s, %lld bytes) %s by application %s for %s", d.id, d.name,
 			 (long long)d.size, d.duplicate ? "deposited again" : "deposited",
-			 t->application, rt->utility);
+			 t->id, rt->utility);
 		strbuf_puts(&r->body, "{\"id\":");
 		strbuf_json_str(&r->body, f.id, strlen(f.id));
 		strbuf_puts(&r->body, ",\"name\":");
@@ -972,7 +971,7 @@ static void post_file(struct route *rt, struct reply *r)
 	switch (rc) {
 	case SUIDO_ERR_LIMIT: {
 		char msg[160];
-		log_warn("api", "file from application %s refused: %s", t->application, why);
+		log_warn("api", "file from application %s refused: %s", t->id, why);
 		snprintf(msg, sizeof msg, "A deposited file may hold at most %zu bytes.",
 			 rt->a->cfg->files_max_bytes);
 		reply_error(r, 413, "payload_too_large", msg);
@@ -983,7 +982,7 @@ static void post_file(struct route *rt, struct reply *r)
 	case SUIDO_ERR_SIGNATURE:
 		/* One answer for every failure to open: telling a bad padding from
 		 * a bad signature would be a CBC padding oracle. */
-		log_warn("api", "file from application %s refused: %s: %s", t->application,
+		log_warn("api", "file from application %s refused: %s: %s", t->id,
 			 suido_strerror(rc), why);
 		reply_error(r, 400, "bad_file", "The sealed file could not be opened and verified "
 			    "(file format of docs/protocol-file.md, sealed for the platform and "
@@ -1033,7 +1032,7 @@ static int gateway_cb(void *ctx, const struct monitor_view *v)
 
 static void get_gateways(struct route *rt, struct reply *r)
 {
-	struct list_ctx c = {&r->body, 0};
+	struct list_ctx c = {&r->body, 0, NULL};
 
 	if (!rt->a->cfg->monitor) {
 		reply_error(r, 404, "not_found", "Gateway monitoring is not enabled.");
@@ -1069,7 +1068,7 @@ static void get_gateway_events(struct route *rt, struct reply *r)
 {
 	const struct plat_config *pc = rt->a->cfg->platform;
 	const struct plat_gateway *gw = pc ? plat_config_gateway(pc, rt->item) : NULL;
-	struct list_ctx c = {&r->body, 0};
+	struct list_ctx c = {&r->body, 0, NULL};
 	int64_t limit = 100;
 	int rc;
 
@@ -1094,6 +1093,16 @@ static void get_gateway_events(struct route *rt, struct reply *r)
 }
 
 /* ---- the operator's commands: POST /admin/v1/gateways/{id}/commands ---- */
+
+/* Nonzero when path[0..n) is exactly p or p followed by "/". */
+static int path_is(const char *path, size_t n, const char *p, int subtree)
+{
+	size_t pl = strlen(p);
+
+	if (n < pl || memcmp(path, p, pl) != 0)
+		return 0;
+	return n == pl || (subtree && path[pl] == '/');
+}
 
 static void serve_admin(struct api *a, struct MHD_Connection *conn, struct req *rq,
 			const char *path, size_t plen, struct reply *r)
@@ -1128,6 +1137,22 @@ static void serve_admin(struct api *a, struct MHD_Connection *conn, struct req *
 		reply_error(r, 401, "invalid_token", "The bearer token is not valid.");
 		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		r->hval = REALM ", error=\"invalid_token\"";
+		return;
+	}
+	if (path_is(path, plen, "/admin/v1/oidc/rotate-keys", 0)) {
+		struct oidc *oidc = __atomic_load_n(&a->oidc, __ATOMIC_ACQUIRE);
+		if (!rq || !rq->is_post) {
+			reply_error(r, 405, "method_not_allowed", "Key rotation is POSTed.");
+			r->hname = MHD_HTTP_HEADER_ALLOW;
+			r->hval = "POST";
+		} else if (!oidc || oidc_rotate(oidc, timeutil_now_ms(), err, sizeof err) !=
+					     SUIDO_OK) {
+			reply_error(r, 409, "conflict", oidc ? err : "Starting.");
+		} else {
+			log_info("api", "admin: the provider's signing key was rotated");
+			r->status = 200;
+			strbuf_puts(&r->body, "{\"rotated\":true}");
+		}
 		return;
 	}
 	/* /admin/v1/gateways/{id}/commands, the id as it is (gateway ids need no escapes) */
@@ -1191,7 +1216,7 @@ static void seal_reply(struct route *rt, struct reply *r)
 	size_t len = 0;
 	char *plain = strbuf_steal(&r->body, &len);
 	int rc = jose_seal(plain ? plain : "", len, rt->a->cfg->platform_key, SEAL_KID,
-			   rt->tenant->seal_to, BODY_LIMIT, &jwe, err, sizeof err);
+			   rt->app->seal_to, BODY_LIMIT, &jwe, err, sizeof err);
 
 	free(plain);
 	if (rc != SUIDO_OK) {
@@ -1205,35 +1230,97 @@ static void seal_reply(struct route *rt, struct reply *r)
 	r->ctype = JOSE_TYPE;
 }
 
-/* Serves /ap/v1/...: authenticates, decodes the path, checks the utility
- * against the token, then routes. path excludes the query string. */
+/* The application's keys for sealing, or a stand-in without any. */
+static const struct api_app *find_app(const struct api *a, const char *client)
+{
+	static const struct api_app none = {
+		"", NULL, NULL,
+		"Sealed answers and deposits need a registered data-protection certificate "
+		"([application ID] certificate)."};
+
+	for (size_t i = 0; i < a->cfg->n_apps; i++)
+		if (strcmp(a->cfg->apps[i].id, client) == 0)
+			return &a->cfg->apps[i];
+	return &none;
+}
+
+/* RFC 6750 3: 401 without a usable token, 403 for a valid one without the right. */
+static void bearer_refuse(struct reply *r, unsigned status, const char *error, const char *msg)
+{
+	reply_error(r, status, error ? error : "unauthorized", msg);
+	r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+	if (!error)
+		r->hval = REALM;
+	else if (strcmp(error, "insufficient_scope") == 0)
+		r->hval = REALM ", error=\"insufficient_scope\", scope=\"ap.read\"";
+	else
+		r->hval = REALM ", error=\"invalid_token\"";
+}
+
+/* The facility of an item, for a grant scoped by facility. */
+struct facility_ctx {
+	char facility[256];
+};
+
+static int facility_cb(void *ctx, const struct store_item *it)
+{
+	struct facility_ctx *c = ctx;
+
+	snprintf(c->facility, sizeof c->facility, "%s", it->facility);
+	return 0;
+}
+
+/* Serves /ap/v1/...: authenticates the token, decodes the path, checks the
+ * grant of the utility (and the item's scope), then routes. path excludes
+ * the query string. */
 static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
-		     const char *path, size_t plen, struct reply *r)
+		     const char *path, size_t plen, struct reply *r, struct access *acc)
 {
 	char buf[URL_MAX + 1];
 	char *seg[MAX_SEGMENTS];
-	size_t nseg = 0, o = 0;
-	const struct api_tenant *tenant = NULL;
-	struct route rt = {a, conn, NULL, NULL, NULL, NULL, NULL};
+	size_t nseg = 0, o = 0, tlen = 0;
+	struct route rt = {a, conn, NULL, NULL, NULL, NULL, NULL, NULL};
 	void (*handler)(struct route *rt, struct reply *r);
-	int post = 0, jose;
+	struct oidc *oidc = __atomic_load_n(&a->oidc, __ATOMIC_ACQUIRE);
+	struct oidc_principal who;
+	enum jwt_reason why = JWT_VALID;
+	enum oidc_refusal ref;
+	struct reg_grant *grant = NULL;
+	const char *tok = NULL;
+	int post = 0, jose, rc;
 
-	switch (authenticate(a, conn, &tenant)) {
-	case AUTH_NONE:
-		reply_error(r, 401, "unauthorized", "A bearer token is required.");
-		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
-		r->hval = REALM;
+	if (!oidc || !a->cfg->registry) {
+		reply_error(r, 503, "unavailable", "Starting; try again in a moment.");
 		return;
-	case AUTH_INVALID:
-		reply_error(r, 401, "invalid_token", "The bearer token is not valid.");
-		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
-		r->hval = REALM ", error=\"invalid_token\"";
+	}
+	rc = http_bearer(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_AUTHORIZATION),
+			 &tok, &tlen);
+	if (rc == SUIDO_ERR_NOTFOUND) {
+		bearer_refuse(r, 401, NULL, "A bearer token is required.");
 		return;
-	case AUTH_ERROR:
-		reply_error(r, 500, "internal", "The token could not be checked.");
+	}
+	if (rc != SUIDO_OK || tlen > TOKEN_MAX) {
+		bearer_refuse(r, 401, "invalid_token", "The bearer token is malformed.");
 		return;
-	case AUTH_OK:
-		break;
+	}
+	ref = oidc_check_access_token(oidc, tok, tlen, timeutil_now_ms(), &who, &why);
+	/* a verified token names its caller even when refused after (revoked) */
+	snprintf(acc->client, sizeof acc->client, "%s", who.client);
+	snprintf(acc->user, sizeof acc->user, "%s", who.user);
+	if (ref != OIDC_TOKEN_OK) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "The access token is not valid: %s.",
+			 ref == OIDC_TOKEN_INVALID       ? jwt_reason_text(why)
+			 : ref == OIDC_TOKEN_NO_CLIENT   ? "it names no client"
+			 : ref == OIDC_TOKEN_APP_REVOKED ? "the application is revoked"
+							 : "the user is disabled");
+		bearer_refuse(r, 401, "invalid_token", msg);
+		return;
+	}
+	if (!oidc_scope_has(who.scope, "ap.read")) {
+		bearer_refuse(r, 403, "insufficient_scope", "The token lacks the ap.read scope.");
+		return;
 	}
 	/* Split on "/" first, then decode each segment: "%2F" stays inside one. */
 	assert(plen <= URL_MAX && path[0] == '/');
@@ -1256,15 +1343,30 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 	for (size_t i = 4; i < nseg; i++)
 		if (!*seg[i])
 			goto not_found;
-	if (strcmp(seg[3], tenant->utility) != 0) {
-		reply_error(r, 403, "insufficient_scope",
-			    "The token does not grant access to this utility.");
-		r->hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
-		r->hval = REALM ", error=\"insufficient_scope\"";
+	snprintf(acc->utility, sizeof acc->utility, "%s", seg[3]);
+	if (who.user[0]) {
+		struct reg_user u;
+		if (registry_user_get(a->cfg->registry, who.user, &u) != SUIDO_OK ||
+		    strcmp(u.tenant, seg[3]) != 0) {
+			bearer_refuse(r, 403, "insufficient_scope",
+				      "The signed-in user does not belong to this utility.");
+			return;
+		}
+	}
+	grant = malloc(sizeof *grant);
+	if (!grant) {
+		reply_error(r, 500, "internal", "Out of memory.");
 		return;
 	}
+	if (registry_grant_get(a->cfg->registry, who.client, seg[3], grant) != SUIDO_OK) {
+		bearer_refuse(r, 403, "insufficient_scope",
+			      "The application has no grant of this utility's data.");
+		goto out;
+	}
+	/* a scope that allows an id no item can have ("\x01") is {"all":true} */
+	rt.scope = registry_scope_allows(grant->scope, "\x01", "\x01") ? NULL : grant->scope;
 	rt.utility = seg[3];
-	rt.tenant = tenant;
+	rt.app = find_app(a, who.client);
 	rt.rq = rq;
 	post = rq && rq->is_post;
 	if (nseg == 5 && strcmp(seg[4], "files") == 0)
@@ -1293,43 +1395,227 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		goto not_found;
 	if (nseg >= 6)
 		rt.item = seg[5];
+	if (rt.scope && (strcmp(seg[4], "files") == 0 || strcmp(seg[4], "gateways") == 0)) {
+		bearer_refuse(r, 403, "insufficient_scope",
+			      "Files and gateways need a grant of all the utility's items.");
+		goto out;
+	}
 	/* A sealed answer is given only when asked for, and only to a caller
 	 * with a registered certificate: 406 before any data is read. Files are
 	 * sealed in the file format instead (Accept: application/zip). */
 	jose = !post && handler != get_file && accepts(conn, JOSE_TYPE);
-	if (jose && (!tenant->seal_to || !a->cfg->platform_key)) {
-		reply_error(r, 406, "not_acceptable",
-			    tenant->no_seal ? tenant->no_seal
-					    : "Sealed answers need an application with a registered "
-					      "data-protection certificate.");
-		return;
+	if (jose && (!rt.app->seal_to || !a->cfg->platform_key)) {
+		reply_error(r, 406, "not_acceptable", rt.app->no_seal);
+		goto out;
 	}
 	rt.s = thread_store(a);
 	if (!rt.s) {
 		reply_error(r, 503, "unavailable", "The store is not available; try again later.");
-		return;
+		goto out;
+	}
+	if (rt.scope && rt.item && strcmp(seg[4], "items") == 0) {
+		struct facility_ctx fc = {""};
+		rc = store_get_item(rt.s, rt.utility, rt.item, facility_cb, &fc);
+		if (rc != SUIDO_OK) {
+			reply_store_error(r, rc, "No such item.");
+			goto out;
+		}
+		if (!registry_scope_allows(rt.scope, rt.item, fc.facility)) {
+			bearer_refuse(r, 403, "insufficient_scope",
+				      "The grant does not cover this item.");
+			goto out;
+		}
 	}
 	handler(&rt, r);
 	if (jose && r->status == 200)
 		seal_reply(&rt, r);
-	return;
+	goto out;
 not_found:
 	reply_error(r, 404, "not_found", "No such resource.");
-	return;
+	goto out;
 not_allowed:
 	reply_error(r, 405, "method_not_allowed", "POST is served on .../files only.");
 	r->hname = MHD_HTTP_HEADER_ALLOW;
 	r->hval = "GET, HEAD";
+out:
+	free(grant);
 }
 
-/* Nonzero when path[0..n) is exactly p or p followed by "/". */
-static int path_is(const char *path, size_t n, const char *p, int subtree)
+/* One line of the access log: {"t":..,"client":..,"user":..,"utility":..,
+ * "method":..,"path":..,"status":..}. One write(2) on an O_APPEND file. */
+static void access_log(struct api *a, const char *method, const char *path, size_t plen,
+		       const struct access *acc, unsigned status)
 {
-	size_t pl = strlen(p);
+	struct strbuf sb = STRBUF_INIT;
+	char t[32];
+	size_t tn;
 
-	if (n < pl || memcmp(path, p, pl) != 0)
-		return 0;
-	return n == pl || (subtree && path[pl] == '/');
+	if (a->access_fd < 0)
+		return;
+	sb.limit = 8192;
+	tn = timeutil_format_utc(timeutil_now_ms(), t);
+	strbuf_puts(&sb, "{\"t\":");
+	strbuf_json_str(&sb, t, tn);
+	strbuf_puts(&sb, ",\"client\":");
+	strbuf_json_str(&sb, acc->client, strlen(acc->client));
+	strbuf_puts(&sb, ",\"user\":");
+	strbuf_json_str(&sb, acc->user, strlen(acc->user));
+	strbuf_puts(&sb, ",\"utility\":");
+	strbuf_json_str(&sb, acc->utility, strlen(acc->utility));
+	strbuf_puts(&sb, ",\"method\":");
+	strbuf_json_str(&sb, method, strlen(method));
+	strbuf_puts(&sb, ",\"path\":");
+	strbuf_json_str(&sb, path, plen > 1024 ? 1024 : plen);
+	strbuf_printf(&sb, ",\"status\":%u}\n", status);
+	if (!sb.failed && write(a->access_fd, sb.data, sb.len) != (ssize_t)sb.len)
+		log_warn("api", "access log: write failed: %s", strerror(errno));
+	strbuf_free(&sb);
+}
+
+
+/* The client's address as text. */
+static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, outlen, "0.0.0.0");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)outlen);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)outlen);
+}
+
+/* Sends a module's answer (http.h) with the headers every answer gets. */
+static enum MHD_Result send_module_reply(struct api *a, struct MHD_Connection *conn,
+					 struct http_response *hr)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len = 0;
+	char *data;
+	int ok;
+
+	if (hr->body.failed || hr->status == 0) {
+		strbuf_free(&hr->body);
+		http_error(hr, 500, "internal", "The answer could not be built.");
+		hr->n_headers = 0;
+	}
+	data = strbuf_steal(&hr->body, &len);
+	resp = MHD_create_response_from_buffer(len, data ? data : (char *)"",
+					       data ? MHD_RESPMEM_MUST_FREE
+						    : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				     hr->ctype ? hr->ctype : JSON_TYPE) == MHD_YES &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES &&
+	     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") == MHD_YES;
+	for (size_t i = 0; ok && i < hr->n_headers; i++)
+		ok = MHD_add_response_header(resp, hr->headers[i].name, hr->headers[i].value) ==
+		     MHD_YES;
+	if (!ok) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, hr->status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		count(a, hr->status);
+	return ret;
+}
+
+/* The admin API's caller: the operator's token, or a signed-in user's
+ * access token; NULL when neither. */
+static const struct admin_principal *admin_caller(struct api *a, struct oidc *oidc,
+						  const char *authz, struct admin_principal *p)
+{
+	const char *tok;
+	size_t len;
+	unsigned int mdlen = 0;
+	unsigned char md[32];
+	struct oidc_principal who;
+	enum jwt_reason why;
+	struct reg_user u;
+	int is_operator;
+
+	memset(p, 0, sizeof *p);
+	if (http_bearer(authz, &tok, &len) != SUIDO_OK || len > TOKEN_MAX)
+		return NULL;
+	if (EVP_Digest(tok, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return NULL;
+	is_operator = a->cfg->has_admin_token &&
+		      CRYPTO_memcmp(md, a->cfg->admin_token_sha256, sizeof md) == 0;
+	OPENSSL_cleanse(md, sizeof md);
+	if (is_operator) {
+		p->kind = ADMIN_OPERATOR;
+		snprintf(p->login, sizeof p->login, "operator");
+		return p;
+	}
+	if (oidc_check_access_token(oidc, tok, len, timeutil_now_ms(), &who, &why) !=
+		    OIDC_TOKEN_OK ||
+	    !who.user[0] || registry_user_get(a->cfg->registry, who.user, &u) != SUIDO_OK)
+		return NULL;
+	p->kind = ADMIN_USER;
+	snprintf(p->login, sizeof p->login, "%s", u.login);
+	snprintf(p->tenant, sizeof p->tenant, "%s", u.tenant);
+	p->role = u.role;
+	return p;
+}
+
+/* Serves a path of the OpenID provider or the admin API. */
+static enum MHD_Result serve_module(struct api *a, struct MHD_Connection *conn,
+				    struct req *rq, const char *method, const char *path,
+				    size_t plen)
+{
+	struct oidc *oidc = __atomic_load_n(&a->oidc, __ATOMIC_ACQUIRE);
+	struct admin *admin = __atomic_load_n(&a->admin, __ATOMIC_ACQUIRE);
+	struct http_response hr;
+	struct admin_principal p;
+	char source[INET6_ADDRSTRLEN + 1];
+	struct http_request hq;
+	enum MHD_Result ret;
+
+	http_response_init(&hr);
+	memset(&hq, 0, sizeof hq);
+	client_address(conn, source, sizeof source);
+	hq.method = method;
+	hq.path = path;
+	hq.path_len = plen;
+	hq.query = path[plen] == '?' ? path + plen + 1 : "";
+	hq.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_TYPE);
+	hq.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_AUTHORIZATION);
+	hq.cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
+	hq.accept_language = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
+	hq.source = source;
+	hq.body = rq->is_post ? (rq->body.data ? rq->body.data : "") : NULL;
+	hq.body_len = rq->is_post ? rq->body.len : 0;
+	hq.now_ms = timeutil_now_ms();
+	if (!oidc || !admin) {
+		http_error(&hr, 503, "unavailable", "Starting; try again in a moment.");
+	} else if (rq->is_post && rq->body.failed) {
+		http_error(&hr, 413, "payload_too_large", "The request body is too large.");
+	} else if (oidc_owns(path, plen)) {
+		oidc_handle(oidc, &hq, &hr);
+	} else {
+		admin_handle(admin, admin_caller(a, oidc, hq.authorization, &p), &hq, &hr);
+	}
+	ret = send_module_reply(a, conn, &hr);
+	http_response_free(&hr);
+	return ret;
+}
+
+static int is_method(const char *m, const char *want)
+{
+	return strcmp(m, want) == 0;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1341,24 +1627,35 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	struct reply r;
 	const char *path;
 	size_t plen;
+	int admin_path, module;
 
 	if (rq && rq->answered) {
 		*upload_data_size = 0; /* a body we do not read */
 		return MHD_YES;
 	}
 	reply_init(&r);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0 &&
-	    strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
-		/* Answered before any body is read; libmicrohttpd then closes. */
-		if (rq)
-			rq->answered = 1;
-		reply_error(&r, 405, "method_not_allowed", "Only GET, HEAD and POST are served.");
-		r.hname = MHD_HTTP_HEADER_ALLOW;
-		r.hval = "GET, HEAD, POST";
-		return send_reply(a, conn, &r);
-	}
 	if (!rq) {
 		reply_error(&r, 500, "internal", "Out of memory.");
+		return send_reply(a, conn, &r);
+	}
+	path = rq->uri;
+	plen = strcspn(path, "?#");
+	admin_path = !rq->too_long && path_is(path, plen, "/admin/v1", 1) &&
+		     !path_is(path, plen, "/admin/v1/gateways", 1) &&
+		     !path_is(path, plen, "/admin/v1/oidc/rotate-keys", 0);
+	module = admin_path || (!rq->too_long && oidc_owns(path, plen));
+	if (!is_method(method, MHD_HTTP_METHOD_GET) && !is_method(method, MHD_HTTP_METHOD_HEAD) &&
+	    !is_method(method, MHD_HTTP_METHOD_POST) &&
+	    !(admin_path && (is_method(method, MHD_HTTP_METHOD_PUT) ||
+			     is_method(method, MHD_HTTP_METHOD_PATCH) ||
+			     is_method(method, MHD_HTTP_METHOD_DELETE)))) {
+		/* Answered before any body is read; libmicrohttpd then closes. */
+		rq->answered = 1;
+		reply_error(&r, 405, "method_not_allowed",
+			    admin_path ? "GET, HEAD, POST, PUT, PATCH and DELETE are served here."
+				       : "Only GET, HEAD and POST are served.");
+		r.hname = MHD_HTTP_HEADER_ALLOW;
+		r.hval = admin_path ? "GET, HEAD, POST, PUT, PATCH, DELETE" : "GET, HEAD, POST";
 		return send_reply(a, conn, &r);
 	}
 	/* The first call comes with the headers; answering only once the whole
@@ -1370,7 +1667,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		rq->headers_seen = 1;
-		if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+		if (module && !is_method(method, MHD_HTTP_METHOD_GET) &&
+		    !is_method(method, MHD_HTTP_METHOD_HEAD)) {
+			/* a form or JSON body for the provider or the admin API */
+			rq->is_post = 1;
+			rq->module_body = 1;
+			rq->body.limit = HTTP_FORM_BODY_MAX;
+			if (cl && strtoull(cl, NULL, 10) > HTTP_FORM_BODY_MAX) {
+				rq->answered = 1;
+				reply_error(&r, 413, "payload_too_large",
+					    "The request body is too large.");
+				return send_reply(a, conn, &r);
+			}
+			return MHD_YES;
+		}
+		if (is_method(method, MHD_HTTP_METHOD_POST)) {
 			/* A deposit: kept up to the cap; a declared larger one is
 			 * refused before a byte is read. */
 			size_t cap = a->cfg->files_max_bytes + FILE_OVERHEAD;
@@ -1422,15 +1733,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		reply_error(&r, 414, "uri_too_long", "The request target is too long.");
 		return send_reply(a, conn, &r);
 	}
-	path = rq->uri;
-	plen = strcspn(path, "?#");
+	if (module)
+		return serve_module(a, conn, rq, method, path, plen);
 	if (path_is(path, plen, "/ap/v1", 1)) {
-		serve_ap(a, conn, rq, path, plen, &r);
+		struct access acc;
+		memset(&acc, 0, sizeof acc);
+		serve_ap(a, conn, rq, path, plen, &r, &acc);
+		access_log(a, method, path, plen, &acc, r.status);
 	} else if (path_is(path, plen, "/admin/v1", 1)) {
 		serve_admin(a, conn, rq, path, plen, &r);
 	} else if (path_is(path, plen, "/healthz", 0)) {
 		struct store *s = thread_store(a);
-		if (s) {
+		if (!__atomic_load_n(&a->oidc, __ATOMIC_ACQUIRE)) {
+			reply_error(&r, 503, "starting", "The OpenID provider is starting.");
+		} else if (s) {
 			r.status = 200;
 			strbuf_puts(&r.body, "{\"status\":\"ok\",\"store\":");
 			strbuf_json_str(&r.body, store_backend(s), strlen(store_backend(s)));
@@ -1605,16 +1921,10 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 	*out = NULL;
 	if (!cfg->listen_addr || cfg->threads < 1 || cfg->page_default < 1 ||
 	    cfg->page_max < cfg->page_default || !cfg->store_open ||
-	    (cfg->n_tenants && !cfg->tenants)) {
+	    (cfg->n_apps && !cfg->apps)) {
 		suido_errf(err, errlen, "api: invalid configuration (listen address, threads,"
-				     " page sizes, store or tenants)");
+				     " page sizes, store or applications)");
 		goto cleanup;
-	}
-	for (size_t i = 0; i < cfg->n_tenants; i++) {
-		if (!cfg->tenants[i].utility || !*cfg->tenants[i].utility) {
-			suido_errf(err, errlen, "api: tenant %zu has no utility", i);
-			goto cleanup;
-		}
 	}
 	if (!cfg->tls_certfile != !cfg->tls_keyfile) {
 		suido_errf(err, errlen, "api: TLS needs both a certificate file and a key file");
@@ -1649,6 +1959,16 @@ int api_start(const struct api_config *cfg, struct metrics *m, struct api **out,
 		goto cleanup;
 	a->cfg = cfg;
 	a->m = m;
+	a->access_fd = -1;
+	if (cfg->access_log) {
+		a->access_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (a->access_fd < 0) {
+			ret = SUIDO_ERR_IO;
+			suido_errf(err, errlen, "api: access log %s: %s", cfg->access_log,
+				   strerror(errno));
+			goto cleanup;
+		}
+	}
 	if (pthread_mutex_init(&a->lock, NULL) != 0)
 		goto cleanup;
 	a->lock_made = 1;
@@ -1734,6 +2054,12 @@ uint16_t api_port(const struct api *a)
 	return a->port;
 }
 
+void api_attach(struct api *a, struct oidc *oidc, struct admin *admin)
+{
+	__atomic_store_n(&a->admin, admin, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->oidc, oidc, __ATOMIC_RELEASE);
+}
+
 void api_stop(struct api *a)
 {
 	if (!a)
@@ -1741,6 +2067,8 @@ void api_stop(struct api *a)
 	/* Joins every worker, so no store below is in use any more. */
 	if (a->daemon)
 		MHD_stop_daemon(a->daemon);
+	if (a->access_fd >= 0)
+		close(a->access_fd);
 	for (size_t i = 0; i < a->n_stores; i++)
 		store_close(a->stores[i]);
 	free(a->stores);

@@ -4,20 +4,29 @@
  * latest values and aggregates of a utility's data under /ap/v1, plus /healthz
  * and /metrics. Without a certificate it speaks plain HTTP: benchmarks only.
  *
- * Authentication (until the OpenID Connect issue lands): every /ap/v1
- * request needs "Authorization: Bearer <token>"; the token is bound to one
- * utility (its SHA-256 is configured), so a token of utility A reading
- * /ap/v1/utilities/B/... gets 403. No token or an unknown token gets 401
- * with a WWW-Authenticate header. /healthz and /metrics are unauthenticated
- * (loopback only for now).
+ * Authorization (issue 5): every /ap/v1 request carries an access token of
+ * the OpenID provider (oidc.h), "Authorization: Bearer <JWT>": signature,
+ * issuer, audience, expiry and not-before are checked, then the application
+ * must be registered and not revoked, hold the ap.read scope, and have a
+ * live grant of the utility in the path (registry.h); a user's token also
+ * needs the user to belong to that utility. A grant limited to chosen items
+ * or facilities shows only those items; files and gateways need a grant of
+ * all items. RFC 6750: no token or an invalid one gets 401 with
+ * WWW-Authenticate (error="invalid_token" for a bad one), a valid token
+ * without the right gets 403 (error="insufficient_scope"). Each AP request
+ * is written to the access log (who, which utility, what, when, result).
+ * /healthz and /metrics are unauthenticated (loopback only for now).
  *
- * Applications ([application ID] of platform.conf, until issue 5's registry)
- * have tokens of their own, bound to the utility that granted them, and
- * may have a registered data-protection certificate. With it they can ask
- * for sealed answers ("Accept: application/jose": the JSON answer signed
- * by the platform and encrypted for the application, docs/api.md) and
- * deposit files in the sealed file format (POST .../files); a file is
- * served sealed for them in the file format on "Accept: application/zip".
+ * Also served: the OpenID provider's paths (oidc_owns), the admin API
+ * (/admin/v1, admin.h) for the operator's token or a signed-in user's
+ * access token, and the operator's gateway commands.
+ *
+ * Applications with a data-protection certificate ([application ID] of
+ * platform.conf) can ask for sealed answers ("Accept: application/jose":
+ * the JSON answer signed by the platform and encrypted for the application,
+ * docs/api.md) and deposit files in the sealed file format (POST .../files);
+ * a file is served sealed for them in the file format on
+ * "Accept: application/zip".
  *
  * Endpoints and their JSON are specified in docs/api.md.
  */
@@ -29,17 +38,18 @@
 
 #include <openssl/types.h>
 
+#include "admin.h"
 #include "command.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "oidc.h"
+#include "registry.h"
 #include "suido/jose.h"
 #include "suido/store.h"
 
-/* A bearer token's holder. Everything borrowed for the api's life. */
-struct api_tenant {
-	const char *utility;              /* the one utility it may read */
-	unsigned char token_sha256[32];   /* SHA-256 of the bearer token */
-	const char *application;          /* NULL: the utility's own token */
+/* An application's data-protection keys. Everything borrowed for the api's life. */
+struct api_app {
+	const char *id;                   /* the application (OIDC client_id) */
 	const struct jose_key *seal_to;   /* the application's certificate key; NULL: none */
 	EVP_PKEY *sender_pub;             /* the same key for fileseal; NULL with seal_to */
 	const char *no_seal;              /* why seal_to is NULL (answered with 406/403) */
@@ -55,8 +65,10 @@ struct api_config {
 	unsigned threads;         /* worker threads, >= 1 */
 	size_t page_default;      /* values per page when no limit is given */
 	size_t page_max;          /* largest limit accepted */
-	size_t n_tenants;
-	const struct api_tenant *tenants; /* borrowed for the api's life */
+	size_t n_apps;
+	const struct api_app *apps;       /* borrowed for the api's life */
+	struct registry *registry;        /* grants, applications, users; borrowed */
+	const char *access_log;           /* file of the access log (appended); NULL: none */
 	api_store_open_fn store_open;
 	void *store_ctx;
 	/* TLS: both PEM file paths, or both NULL for plain HTTP. The certificate
@@ -93,6 +105,11 @@ struct api;
  */
 int api_start(const struct api_config *cfg, struct metrics *m, struct api **out, char *err,
 	      size_t errlen);
+
+/* Hands the api the OpenID provider (and verifier) and the admin API, once
+ * they exist (the issuer's URL may need the bound port). Until then the AP,
+ * admin and provider paths answer 503. Both borrowed until api_stop. */
+void api_attach(struct api *a, struct oidc *oidc, struct admin *admin);
 
 /* The port actually bound. */
 uint16_t api_port(const struct api *a);

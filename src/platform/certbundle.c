@@ -107,7 +107,10 @@ int certbundle_make(const struct plat_config *cfg, const struct gwkeys *keys,
 	strbuf_puts(&sb, ",\"applications\":[");
 	for (size_t i = 0; i < cfg->n_applications; i++) {
 		const struct plat_application *a = &cfg->applications[i];
-		if (!f->apps[i] || strcmp(a->utility, gw->utility) != 0)
+		/* every application's certificate: which utilities granted which
+		 * application is the registry's, and changes at any time; the
+		 * certificates themselves are public */
+		if (!f->apps[i])
 			continue;
 		strbuf_puts(&sb, n_apps++ ? ",{\"id\":" : "{\"id\":");
 		strbuf_json_str(&sb, a->id, strlen(a->id));

@@ -4,7 +4,7 @@
  * suido/v1/{utility}/{gateway}/certificates holding what it needs to check
  * and to seal: the platform's data-protection certificate, the root CA
  * certificate, the CA's CRL and the data-protection certificates of the
- * applications of its utility; a JWS (RS256, kid "platform") signed with the
+ * applications (all: grants change at any time, certificates are public); a JWS (RS256, kid "platform") signed with the
  * platform's key. Published when the platform starts, so a rotated platform
  * certificate reaches every gateway without restarting it.
  */

@@ -62,6 +62,50 @@ static int sync_registry(struct store *st, const struct plat_config *cfg, char *
 	return rc;
 }
 
+/* The directory of the database (for the registry and the signing keys). */
+static void database_dir(const struct plat_config *cfg, char *out, size_t outlen)
+{
+	const char *slash = strrchr(cfg->database, '/');
+
+	if (slash)
+		snprintf(out, outlen, "%.*s", (int)(slash - cfg->database), cfg->database);
+	else
+		snprintf(out, outlen, ".");
+}
+
+/* The registry, with every [utility] of the configuration as a utility tenant
+ * and the platform operator's tenant. */
+static struct registry *open_registry(const struct plat_config *cfg)
+{
+	char path[4200], dir[4096], err[512];
+	struct registry *r = NULL;
+	struct reg_tenant t;
+	uint64_t now = timeutil_now_ms();
+
+	database_dir(cfg, dir, sizeof dir);
+	if (cfg->registry)
+		snprintf(path, sizeof path, "%s", cfg->registry);
+	else
+		snprintf(path, sizeof path, "%s/registry.db", dir);
+	if (registry_open(path, &r, err, sizeof err) != SUIDO_OK)
+		fatal("platform", "registry %s: %s", path, err);
+	memset(&t, 0, sizeof t);
+	t.kind = REG_OPERATOR;
+	snprintf(t.id, sizeof t.id, "operator");
+	snprintf(t.name, sizeof t.name, "プラットフォーム運用者");
+	if (registry_tenant_ensure(r, "config", &t, now, err, sizeof err) != SUIDO_OK)
+		fatal("platform", "registry: the operator tenant: %s", err);
+	for (size_t i = 0; i < cfg->n_utilities; i++) {
+		memset(&t, 0, sizeof t);
+		t.kind = REG_UTILITY;
+		snprintf(t.id, sizeof t.id, "%s", cfg->utilities[i].id);
+		snprintf(t.name, sizeof t.name, "%s", cfg->utilities[i].name);
+		if (registry_tenant_ensure(r, "config", &t, now, err, sizeof err) != SUIDO_OK)
+			fatal("platform", "registry: [utility %s]: %s", t.id, err);
+	}
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: suido-platform -c CONFIG [--check-config] [--ready-file FILE]\n"
@@ -87,8 +131,13 @@ int main(int argc, char **argv)
 	struct monitor *mon = NULL;
 	struct command_queue *cmds = NULL;
 	struct gwkeys *keys = NULL;
-	struct api_tenant *tenants = NULL;
-	size_t n_tenants = 0;
+	struct api_app *apps = NULL;
+	struct registry *reg = NULL;
+	struct oidc *oidc = NULL;
+	struct admin *admin = NULL;
+	struct password_blocklist *blocklist = NULL;
+	struct oidc_config oc;
+	char issuer[OIDC_ISSUER_MAX], keys_dir[4096];
 	char err[1024];
 	enum log_level lvl;
 	int opt, check_only = 0;
@@ -158,33 +207,24 @@ int main(int argc, char **argv)
 	cmds = command_queue_new();
 	if (!mon || !cmds)
 		fatal("platform", "out of memory");
-	tenants = calloc(cfg->n_utilities + cfg->n_applications + 1, sizeof *tenants);
-	if (!m || !tenants)
+	reg = open_registry(cfg);
+	apps = calloc(cfg->n_applications + 1, sizeof *apps);
+	if (!m || !apps)
 		fatal("platform", "out of memory");
-	for (size_t i = 0; i < cfg->n_utilities; i++) {
-		if (!cfg->utilities[i].has_token)
-			continue;
-		tenants[n_tenants].utility = cfg->utilities[i].id;
-		memcpy(tenants[n_tenants].token_sha256, cfg->utilities[i].token_sha256, 32);
-		tenants[n_tenants].no_seal = "Sealed answers and deposits are for registered "
-					     "applications with a data-protection certificate.";
-		n_tenants++;
-	}
 	for (size_t i = 0; i < cfg->n_applications; i++) {
 		const struct plat_application *app = &cfg->applications[i];
-		struct api_tenant *t = &tenants[n_tenants++];
-		t->utility = app->utility;
-		t->application = app->id;
-		memcpy(t->token_sha256, app->token_sha256, 32);
-		t->seal_to = gwkeys_application(keys, app, &t->sender_pub, &t->no_seal);
+		apps[i].id = app->id;
+		apps[i].seal_to = gwkeys_application(keys, app, &apps[i].sender_pub, &apps[i].no_seal);
 	}
 	struct api_config ac = {.listen_addr = cfg->http_listen,
 				.port = (uint16_t)cfg->http_port,
 				.threads = cfg->http_threads,
 				.page_default = cfg->page_default,
 				.page_max = cfg->page_max,
-				.n_tenants = n_tenants,
-				.tenants = tenants,
+				.n_apps = cfg->n_applications,
+				.apps = apps,
+				.registry = reg,
+				.access_log = cfg->access_log,
 				.store_open = open_store,
 				.store_ctx = cfg,
 				.tls_certfile = cfg->http_certfile,
@@ -199,6 +239,42 @@ int main(int argc, char **argv)
 	memcpy(ac.admin_token_sha256, cfg->admin_token_sha256, 32);
 	if (api_start(&ac, m, &api, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "AP interface: %s", err);
+	/* The provider's issuer may need the port just bound. */
+	oidc_config_defaults(&oc);
+	if (cfg->oidc.issuer)
+		snprintf(issuer, sizeof issuer, "%s", cfg->oidc.issuer);
+	else
+		snprintf(issuer, sizeof issuer, "%s://%s%s%s:%u",
+			 cfg->http_certfile ? "https" : "http", strchr(cfg->http_listen, ':') ? "[" : "",
+			 cfg->http_listen, strchr(cfg->http_listen, ':') ? "]" : "", api_port(api));
+	database_dir(cfg, keys_dir, sizeof keys_dir);
+	if (!cfg->oidc.keys_dir)
+		strncat(keys_dir, "/oidc-keys", sizeof keys_dir - strlen(keys_dir) - 1);
+	if (cfg->oidc.password_blocklist &&
+	    password_blocklist_load(cfg->oidc.password_blocklist, &blocklist, err, sizeof err) !=
+		    SUIDO_OK)
+		fatal("platform", "[oidc] password_blocklist: %s", err);
+	oc.issuer = issuer;
+	oc.audience = cfg->oidc.audience;
+	oc.keys_dir = cfg->oidc.keys_dir ? cfg->oidc.keys_dir : keys_dir;
+	oc.rotate_s = (uint64_t)cfg->oidc.rotate_days * 86400u;
+	oc.access_ttl_s = cfg->oidc.access_ttl_s;
+	oc.id_ttl_s = cfg->oidc.id_ttl_s;
+	oc.refresh_ttl_s = cfg->oidc.refresh_ttl_s;
+	oc.code_ttl_s = cfg->oidc.code_ttl_s;
+	oc.sessions.idle_ms = (uint64_t)cfg->oidc.session_idle_s * 1000u;
+	oc.sessions.absolute_ms = (uint64_t)cfg->oidc.session_absolute_s * 1000u;
+	oc.blocklist = blocklist;
+	oc.registry = reg;
+	oc.external_issuer = cfg->oidc.external_issuer;
+	oc.external_jwks = cfg->oidc.external_jwks;
+	if (oidc_create(&oc, timeutil_now_ms(), &oidc, err, sizeof err) != SUIDO_OK)
+		fatal("platform", "OpenID provider: %s", err);
+	if (admin_create(reg, &oc.policy, blocklist, issuer, &admin) != SUIDO_OK)
+		fatal("platform", "admin API: out of memory");
+	api_attach(api, oidc, admin);
+	log_info("platform", "OpenID %s %s", cfg->oidc.external_issuer ? "issuer (external)" : "provider",
+		 cfg->oidc.external_issuer ? cfg->oidc.external_issuer : issuer);
 	if (ingest_new(cfg, keys, st, m, &in, err, sizeof err) != SUIDO_OK)
 		fatal("platform", "%s", err);
 	ingest_attach(in, mon, cmds);
@@ -221,13 +297,17 @@ int main(int argc, char **argv)
 		ingest_loop(in, 100);
 	log_info("platform", "stopping");
 	api_stop(api);
+	admin_free(admin);
+	oidc_free(oidc);
+	password_blocklist_free(blocklist);
+	registry_close(reg);
 	ingest_free(in);
 	monitor_free(mon);
 	command_queue_free(cmds);
 	store_close(st);
 	metrics_free(m);
 	gwkeys_free(keys);
-	free(tenants);
+	free(apps);
 	plat_config_free(cfg);
 	return 0;
 }

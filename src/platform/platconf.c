@@ -100,9 +100,11 @@ out:
 
 int plat_config_load(const char *path, struct plat_config **out, char *err, size_t errlen)
 {
-	static const char *const plat_keys[] = {"database", "timezone", "log_level", NULL};
+	static const char *const plat_keys[] = {"database", "registry", "timezone", "log_level",
+						NULL};
 	static const char *const http_keys[] = {"listen",   "port",     "threads", "page_default",
-						"page_max", "certfile", "keyfile", NULL};
+						"page_max", "certfile", "keyfile", "access_log",
+						NULL};
 	static const char *const mqtt_keys[] = {"host",         "port",   "keepalive", "client_id",
 						"topic_prefix", "cafile", "certfile",  "keyfile",
 						NULL};
@@ -113,6 +115,11 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 	static const char *const sec_keys[] = {"key", "ca", "crl", "certificate", "previous_key",
 					       NULL};
 	static const char *const app_keys[] = {"utility", "api_token_sha256", "certificate", NULL};
+	static const char *const oidc_keys[] = {
+		"issuer",       "audience",        "keys_dir",      "rotate_days",
+		"access_ttl_s", "id_ttl_s",        "code_ttl_s",    "refresh_ttl_s",
+		"session_idle_s", "session_absolute_s", "external_issuer", "external_jwks",
+		"password_blocklist", NULL};
 	static const char *const files_keys[] = {"max_bytes", NULL};
 	static const char *const monitor_keys[] = {"health_interval_s", "silent_intervals",
 						   "gap_grace_s", NULL};
@@ -136,6 +143,13 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 	if (!p->utilities || !p->gateways || !p->applications)
 		goto nomem;
 	p->files_max_bytes = 16u << 20;
+	p->oidc.rotate_days = 30;
+	p->oidc.access_ttl_s = 300;
+	p->oidc.id_ttl_s = 300;
+	p->oidc.code_ttl_s = 60;
+	p->oidc.refresh_ttl_s = 30ull * 86400;
+	p->oidc.session_idle_s = 1800;
+	p->oidc.session_absolute_s = 43200;
 	p->health_interval_s = 60;
 	p->silent_intervals = 3;
 	p->gap_grace_s = 30;
@@ -159,6 +173,10 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto fail;
 			if (!(p->database = conf_resolve_path(c, v)))
 				goto nomem;
+			if (conf_get_str(c, s, "registry", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->registry = conf_resolve_path(c, v)))
+				goto nomem;
 			GET_STR(s, "timezone", 0, "Asia/Tokyo", p->timezone);
 			GET_STR(s, "log_level", 0, "info", p->log_level);
 		} else if (strcmp(s->kind, "http") == 0) {
@@ -177,6 +195,12 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			if (conf_get_int(c, s, "page_max", 0, 100000, 1, 10000000, &n, err, errlen))
 				goto fail;
 			p->page_max = (size_t)n;
+			free(p->access_log);
+			p->access_log = NULL;
+			if (conf_get_str(c, s, "access_log", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->access_log = conf_resolve_path(c, v)))
+				goto nomem;
 			/* a second [http] replaces the first */
 			free(p->http_certfile);
 			free(p->http_keyfile);
@@ -270,15 +294,11 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto nomem;
 			p->n_utilities++;
 			GET_STR(s, "name", 0, s->name, u->name);
-			if (conf_get_str(c, s, "api_token_sha256", 0, "", &v, err, errlen))
+			if (conf_find(s, "api_token_sha256")) {
+				conf_error(c, s, conf_find(s, "api_token_sha256"), err, errlen,
+					   "static tokens are gone: applications get tokens from the "
+					   "OpenID provider (docs/oidc.md)");
 				goto fail;
-			if (*v) {
-				if (hex_decode(v, u->token_sha256, 32) != 0) {
-					conf_error(c, s, conf_find(s, "api_token_sha256"), err, errlen,
-						   "expected 64 hexadecimal digits");
-					goto fail;
-				}
-				u->has_token = 1;
 			}
 		} else if (strcmp(s->kind, "gateway") == 0) {
 			struct plat_gateway *g = &p->gateways[p->n_gateways];
@@ -338,13 +358,16 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			if (!(a->id = strdup(s->name)))
 				goto nomem;
 			p->n_applications++;
-			GET_STR(s, "utility", 1, NULL, a->utility);
-			if (conf_get_str(c, s, "api_token_sha256", 1, "", &v, err, errlen))
-				goto fail;
-			if (hex_decode(v, a->token_sha256, 32) != 0) {
-				conf_error(c, s, conf_find(s, "api_token_sha256"), err, errlen,
-					   "expected 64 hexadecimal digits");
-				goto fail;
+			for (const char *const *k = app_keys; k[1]; k++) {
+				/* utility and api_token_sha256: now the registry's grants and
+				 * the OpenID provider's tokens */
+				if (conf_find(s, *k)) {
+					conf_error(c, s, conf_find(s, *k), err, errlen,
+						   "moved to the registry: grant the application with "
+						   "`suido grant set` and let it get tokens from the "
+						   "OpenID provider (docs/oidc.md)");
+					goto fail;
+				}
 			}
 			if (conf_get_str(c, s, "certificate", 0, "", &v, err, errlen))
 				goto fail;
@@ -373,6 +396,52 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto fail;
 			}
 			p->has_admin_token = 1;
+		} else if (strcmp(s->kind, "oidc") == 0) {
+			struct plat_oidc *o = &p->oidc;
+			if (conf_check_keys(c, s, oidc_keys, err, errlen))
+				goto fail;
+#define OPT_STR(key, dst, path)                                                              \
+	do {                                                                                  \
+		if (conf_get_str(c, s, key, 0, "", &v, err, errlen))                          \
+			goto fail;                                                            \
+		if (*v && !((dst) = (path) ? conf_resolve_path(c, v) : strdup(v)))            \
+			goto nomem;                                                           \
+	} while (0)
+			OPT_STR("issuer", o->issuer, 0);
+			OPT_STR("audience", o->audience, 0);
+			OPT_STR("keys_dir", o->keys_dir, 1);
+			OPT_STR("external_issuer", o->external_issuer, 0);
+			OPT_STR("external_jwks", o->external_jwks, 1);
+			OPT_STR("password_blocklist", o->password_blocklist, 1);
+#undef OPT_STR
+			if (conf_get_int(c, s, "rotate_days", 0, 30, 1, 3650, &n, err, errlen))
+				goto fail;
+			o->rotate_days = (unsigned)n;
+			if (conf_get_int(c, s, "access_ttl_s", 0, 300, 30, 86400, &n, err, errlen))
+				goto fail;
+			o->access_ttl_s = (unsigned)n;
+			if (conf_get_int(c, s, "id_ttl_s", 0, 300, 30, 86400, &n, err, errlen))
+				goto fail;
+			o->id_ttl_s = (unsigned)n;
+			if (conf_get_int(c, s, "code_ttl_s", 0, 60, 10, 600, &n, err, errlen))
+				goto fail;
+			o->code_ttl_s = (unsigned)n;
+			if (conf_get_int(c, s, "refresh_ttl_s", 0, 30 * 86400, 60, 365LL * 86400, &n,
+					 err, errlen))
+				goto fail;
+			o->refresh_ttl_s = (unsigned long long)n;
+			if (conf_get_int(c, s, "session_idle_s", 0, 1800, 60, 86400, &n, err, errlen))
+				goto fail;
+			o->session_idle_s = (unsigned)n;
+			if (conf_get_int(c, s, "session_absolute_s", 0, 43200, 60, 7 * 86400, &n, err,
+					 errlen))
+				goto fail;
+			o->session_absolute_s = (unsigned)n;
+			if (o->external_issuer && !o->external_jwks) {
+				conf_error(c, s, conf_find(s, "external_issuer"), err, errlen,
+					   "external_jwks is required with external_issuer");
+				goto fail;
+			}
 		} else if (strcmp(s->kind, "files") == 0) {
 			if (conf_check_keys(c, s, files_keys, err, errlen))
 				goto fail;
@@ -404,18 +473,10 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 			goto fail;
 		}
 	}
-	/* Every application must name a defined utility; one with a certificate
-	 * needs the platform's key (it signs sealed answers) and the root. */
+	/* An application with a certificate needs the platform's key (it signs
+	 * sealed answers) and the root. */
 	for (size_t i = 0; i < p->n_applications; i++) {
 		const struct plat_application *a = &p->applications[i];
-		int found = 0;
-		for (size_t k = 0; k < p->n_utilities; k++)
-			found |= strcmp(a->utility, p->utilities[k].id) == 0;
-		if (!found) {
-			snprintf(err, errlen, "%s: [application %s] utility: no [utility %s] section",
-				 path, a->id, a->utility);
-			goto fail;
-		}
 		if (a->certificate && (!p->security_key || !p->security_ca)) {
 			snprintf(err, errlen, "%s: [security] key and ca are required when an "
 					      "application has a certificate (application %s)",
@@ -470,6 +531,14 @@ void plat_config_free(struct plat_config *p)
 	if (!p)
 		return;
 	free(p->database);
+	free(p->registry);
+	free(p->access_log);
+	free(p->oidc.issuer);
+	free(p->oidc.audience);
+	free(p->oidc.keys_dir);
+	free(p->oidc.external_issuer);
+	free(p->oidc.external_jwks);
+	free(p->oidc.password_blocklist);
 	free(p->timezone);
 	free(p->log_level);
 	free(p->http_listen);
@@ -495,7 +564,6 @@ void plat_config_free(struct plat_config *p)
 	}
 	for (size_t i = 0; i < p->n_applications; i++) {
 		free(p->applications[i].id);
-		free(p->applications[i].utility);
 		free(p->applications[i].certificate);
 	}
 	free(p->utilities);

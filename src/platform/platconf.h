@@ -14,8 +14,6 @@
 struct plat_utility {
 	char *id;
 	char *name;
-	unsigned char token_sha256[32];
-	int has_token;
 };
 
 /* How a gateway's data messages travel (docs/protocol.md): sealed JSON (JWE of
@@ -33,20 +31,33 @@ struct plat_gateway {
 	unsigned interval_s; /* [gateway ID] interval_s: its periodic sending interval */
 };
 
-/* An application (a vendor's system using the AP interface) as registered
- * until the tenant registry of issue 5 replaces this section: the one
- * utility that granted it access, its bearer token's SHA-256, and its
- * data-protection certificate (sealed answers are encrypted for it; files it
- * deposits are verified with it). */
+/* An application's data-protection certificate (sealed answers are
+ * encrypted for it; files it deposits are verified with it). The application
+ * itself, its secret and its grants live in the registry (registry.h); this
+ * section only names the certificate, until certificates are uploaded
+ * through the admin API. */
 struct plat_application {
 	char *id;
-	char *utility;
-	unsigned char token_sha256[32];
-	char *certificate; /* NULL: no sealed answers, no deposits */
+	char *certificate;
+};
+
+/* [oidc]: the OpenID Connect provider (oidc.h) or an external issuer. */
+struct plat_oidc {
+	char *issuer;          /* NULL: https://<listen>:<port> */
+	char *audience;        /* NULL: issuer + "/ap/v1" */
+	char *keys_dir;        /* NULL: beside the database, "oidc-keys" */
+	unsigned rotate_days;
+	unsigned access_ttl_s, id_ttl_s, code_ttl_s;
+	unsigned long long refresh_ttl_s;
+	unsigned session_idle_s, session_absolute_s;
+	char *external_issuer; /* NULL: the built-in provider */
+	char *external_jwks;
+	char *password_blocklist; /* NULL: none */
 };
 
 struct plat_config {
 	char *database;
+	char *registry;    /* [platform] registry: NULL = registry.db beside the database */
 	char *timezone;
 	char *log_level;
 	char *http_listen;
@@ -57,6 +68,7 @@ struct plat_config {
 	char *http_certfile;
 	char *http_keyfile;
 	unsigned http_threads;
+	char *access_log;  /* [http] access_log: one JSON line per AP request; NULL: none */
 	size_t page_default;
 	size_t page_max;
 	char *mqtt_host;
@@ -79,6 +91,7 @@ struct plat_config {
 	struct plat_gateway *gateways;
 	size_t n_applications;
 	struct plat_application *applications;
+	struct plat_oidc oidc;
 	size_t files_max_bytes; /* [files] max_bytes: a deposited file's content */
 	/* [monitor]: the gateways' health reports and states (docs/protocol.md) */
 	unsigned health_interval_s; /* how often gateways report */

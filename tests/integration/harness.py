@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import secrets
+import base64
 import hashlib
 import shutil
 import signal
@@ -335,7 +336,14 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix="suido-it-")
         self.utility, self.gateway, self.keep = utility, gateway, keep
         self.mqtt_port, self.http_port = free_port(), free_port()
-        self.token = secrets.token_hex(32)
+        # The operator's admin token; the AP tokens (self.token for the
+        # harness's own application "it-<utility>", app_tokens for the
+        # named applications) come from the platform's OpenID provider by
+        # client credentials once the platform is up (provision()).
+        self.admin_token = secrets.token_hex(32)
+        self.token = None
+        self.provisioned = False
+        self.app_secrets = {}
         self.procs = {}
         self.spool = os.path.join(self.dir, "gateway", "spool")
         self.receipts = os.path.join(self.dir, "gateway", "receipts")
@@ -348,7 +356,8 @@ class Stack:
         self.pki = make_pki(self.dir, [gateway] + list(other_gateways), revoked_gateways,
                             list(applications), broker_dns=broker_dns)
         self.gateway_wrapper = list(gateway_wrapper)
-        self.app_tokens = {a: secrets.token_hex(32) for a in applications}
+        self.applications = applications
+        self.app_tokens = {}
         # the utility's mask key: the demo mapping masks the billing file's
         # customer number, name and address with it
         self.mask_key = os.path.join(self.dir, "gateway", "mask.key")
@@ -406,11 +415,11 @@ certificate = {self.pki["gw"][g][1]}
         for u in sorted(set(applications.values()) - {utility}):
             more += "[utility %s]\n" % u
         for a, u in applications.items():
-            more += "[application %s]\nutility = %s\napi_token_sha256 = %s\ncertificate = %s\n" % (
-                a, u, hashlib.sha256(self.app_tokens[a].encode()).hexdigest(),
-                self.pki["app"][a][1])
+            more += "[application %s]\ncertificate = %s\n" % (a, self.pki["app"][a][1])
         more += extra_platform_conf
-        sha = hashlib.sha256(self.token.encode()).hexdigest()
+        admin_sha = hashlib.sha256(self.admin_token.encode()).hexdigest()
+        if "[admin]" not in extra_platform_conf:
+            more += "[admin]\napi_token_sha256 = %s\n" % admin_sha
         self._write("platform.conf", f"""[platform]
 database = {self.dir}/platform/platform.db
 timezone = Asia/Tokyo
@@ -419,6 +428,7 @@ listen = 127.0.0.1
 port = {self.http_port}
 certfile = {self.pki["api"][1]}
 keyfile = {self.pki["api"][0]}
+access_log = {self.dir}/platform/access.log
 [mqtt]
 port = {self.mqtt_port}
 cafile = {self.pki["ca"]}
@@ -429,8 +439,9 @@ key = {self.pki["platform_key"]}
 certificate = {self.pki["platform_cert"]}
 ca = {self.pki["ca"]}
 crl = {self.pki["crl"]}
+[oidc]
+access_ttl_s = 86400
 [utility {utility}]
-api_token_sha256 = {sha}
 [gateway {gateway}]
 utility = {utility}
 format = {gateway_format}
@@ -462,7 +473,7 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
             self._setup_ftp(ftp_users, ftp_conf)
         # The AP interface speaks HTTPS only, with a certificate of the CA.
         self.base_url = "https://127.0.0.1:%d" % self.http_port
-        self.api = Api(self.base_url + "/ap/v1", self.token, cafile=self.pki["ca"])
+        self.api = Api(self.base_url + "/ap/v1", None, cafile=self.pki["ca"])
 
     def _setup_ftp(self, users, conf):
         self.ftp_port = free_port()
@@ -563,10 +574,76 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         while time.time() < end:
             try:
                 with self.urlopen("/healthz", timeout=2):
+                    if not self.provisioned:
+                        self.provision()
                     return
             except OSError:
                 time.sleep(0.1)
         raise AssertionError("platform not healthy; log:\n" + self.log("platform"))
+
+    def admin(self, method, path, body=None, token=None):
+        """(status, JSON answer) of the admin API as the operator (or token)."""
+        req = urllib.request.Request(self.base_url + "/admin/v1" + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+        req.add_header("Authorization", "Bearer " + (token or self.admin_token))
+        if body is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=tls_context(self.pki["ca"])) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:
+                return e.code, raw
+
+    def oidc_token(self, client, secret, **form):
+        """(status, JSON answer) of the token endpoint, client_secret_basic."""
+        form = dict(form) or {"grant_type": "client_credentials"}
+        req = urllib.request.Request(self.base_url + "/oidc/token",
+                                     data=urllib.parse.urlencode(form).encode())
+        basic = base64.b64encode(("%s:%s" % (urllib.parse.quote(client, safe=""),
+                                             urllib.parse.quote(secret, safe=""))).encode())
+        req.add_header("Authorization", "Basic " + basic.decode())
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=tls_context(self.pki["ca"])) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def add_app(self, app, utility, scope=None, vendor="it-vendor"):
+        """Registers app (of vendor) granted utility with scope (default all);
+        returns its client secret."""
+        for tid, kind in ((vendor, "vendor"), (utility, "utility")):
+            st, body = self.admin("POST", "/tenants", {"id": tid, "kind": kind, "name": tid})
+            assert st in (201, 409), (st, body)
+        st, body = self.admin("POST", "/links", {"utility": utility, "vendor": vendor})
+        assert st in (201, 409), (st, body)
+        st, body = self.admin("POST", "/applications", {"id": app, "vendor": vendor, "name": app,
+                                                        "redirect_uris": []})
+        assert st == 201, (st, body)
+        st, g = self.admin("PUT", "/utilities/%s/grants/%s" % (utility, app),
+                           {"scope": scope or {"all": True}})
+        assert st in (200, 201), (st, g)
+        self.app_secrets[app] = body["client_secret"]
+        return body["client_secret"]
+
+    def app_token(self, app):
+        st, body = self.oidc_token(app, self.app_secrets[app])
+        assert st == 200, (st, body)
+        return body["access_token"]
+
+    def provision(self):
+        """The harness's application it-<utility> (every item of the stack's
+        utility) and the named applications, each with a token."""
+        self.provisioned = True
+        own = "it-" + self.utility
+        self.add_app(own, self.utility)
+        self.token = self.api.token = self.app_token(own)
+        for a, u in self.applications.items():
+            self.add_app(a, u)
+            self.app_tokens[a] = self.app_token(a)
 
     def kill(self, name, sig=signal.SIGKILL):
         p = self.procs.get(name)

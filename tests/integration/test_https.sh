@@ -43,7 +43,7 @@ conf() {
   {
     printf '[platform]\ndatabase = %s/%s.db\n[http]\nlisten = %s\nport = 0\n' "$t" "$name" "$listen"
     for kv in "$@"; do printf '%s\n' "$kv"; done
-    printf '[mqtt]\nport = 1\n[utility demo]\napi_token_sha256 = %s\n' "$SHA"
+    printf '[mqtt]\nport = 1\n[utility demo]\n[admin]\napi_token_sha256 = %s\n' "$SHA"
   } >"$t/$name.conf"
 }
 # start NAME: runs the platform on $t/NAME.conf; sets PORT.
@@ -72,8 +72,19 @@ out=$(curl -sS --cacert "$CA" "$URL/healthz") || fail "curl --cacert healthz"
 grep -q '"status":"ok"' <<<"$out" || fail "healthz answer: $out"; ok
 out=$(curl -sS --cacert "$CA" "https://localhost:$PORT/healthz") || fail "curl localhost"
 grep -q '"status":"ok"' <<<"$out" || fail "healthz by name: $out"; ok
+# an application granted the utility (admin API, operator token), its access
+# token from the OpenID provider by client credentials, then the AP interface
+adm() { curl -sS --cacert "$CA" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+adm -X POST -d '{"id":"v1","kind":"vendor","name":"V"}' "$URL/admin/v1/tenants" >/dev/null
+adm -X POST -d '{"utility":"demo","vendor":"v1"}' "$URL/admin/v1/links" >/dev/null
+secret=$(adm -X POST -d '{"id":"a1","vendor":"v1","name":"A","redirect_uris":[]}' \
+  "$URL/admin/v1/applications" | jq -r .client_secret)
+adm -X PUT -d '{"scope":{"all":true}}' "$URL/admin/v1/utilities/demo/grants/a1" >/dev/null
+AT=$(curl -sS --cacert "$CA" -u "a1:$secret" -d grant_type=client_credentials "$URL/oidc/token" |
+  jq -r .access_token)
+[ ${#AT} -gt 100 ] || fail "no access token: $AT"
 code=$(curl -sS --cacert "$CA" -o "$t/items.json" -w '%{http_code}' \
-  -H "Authorization: Bearer $TOKEN" "$URL/ap/v1/utilities/demo/items") || fail "curl items"
+  -H "Authorization: Bearer $AT" "$URL/ap/v1/utilities/demo/items") || fail "curl items"
 [ "$code" = 200 ] && grep -q '"items":\[\]' "$t/items.json" || fail "items: $code $(cat "$t/items.json")"; ok
 
 # 2. without our CA (system roots only) verification fails: curl exit 60.

@@ -8,6 +8,8 @@ database, the gateway's queue, the broker's store or any log holds one of
 them in clear; and Ctrl-C stops everything it started."""
 
 import json
+import base64
+import urllib.request
 import os
 import signal
 import subprocess
@@ -41,13 +43,27 @@ def main():
         assert h.wait_until(lambda: os.path.exists(envfile), 30), run.stdout.read1().decode()
         time.sleep(0.2)
         endpoints = dict(l.strip().split("=", 1) for l in open(envfile) if "=" in l)
-        for k in ("SUIDO_API_URL", "SUIDO_API_CA", "SUIDO_API_TOKEN", "SUIDO_UTILITY",
-                  "SUIDO_SPOOL_DIR", "SUIDO_MASK_KEY"):
+        for k in ("SUIDO_API_URL", "SUIDO_API_CA", "SUIDO_UTILITY", "SUIDO_SPOOL_DIR",
+                  "SUIDO_MASK_KEY", "SUIDO_OIDC_ISSUER", "SUIDO_DEMO_CLIENT_ID",
+                  "SUIDO_DEMO_CLIENT_SECRET", "SUIDO_DEMO_USER", "SUIDO_DEMO_PASSWORD",
+                  "SUIDO_DEMO_TOTP_SECRET"):
             assert endpoints.get(k), k
+        # static tokens are gone (issue 5)
+        assert "SUIDO_API_TOKEN" not in endpoints, endpoints
         # the AP interface is HTTPS, its certificate from make run's own CA
         assert endpoints["SUIDO_API_URL"].startswith("https://127.0.0.1:"), endpoints
-        api = h.Api(endpoints["SUIDO_API_URL"], endpoints["SUIDO_API_TOKEN"],
-                    cafile=endpoints["SUIDO_API_CA"])
+        # the demo application's token from the OpenID provider
+        issuer = endpoints["SUIDO_OIDC_ISSUER"]
+        with urllib.request.urlopen(issuer + "/.well-known/openid-configuration",
+                                    context=h.tls_context(endpoints["SUIDO_API_CA"])) as f:
+            assert json.loads(f.read())["issuer"] == issuer
+        req = urllib.request.Request(issuer + "/oidc/token", data=b"grant_type=client_credentials")
+        req.add_header("Authorization", "Basic " + base64.b64encode(
+            ("%s:%s" % (endpoints["SUIDO_DEMO_CLIENT_ID"],
+                        endpoints["SUIDO_DEMO_CLIENT_SECRET"])).encode()).decode())
+        with urllib.request.urlopen(req, context=h.tls_context(endpoints["SUIDO_API_CA"])) as f:
+            token = json.loads(f.read())["access_token"]
+        api = h.Api(endpoints["SUIDO_API_URL"], token, cafile=endpoints["SUIDO_API_CA"])
         util = endpoints["SUIDO_UTILITY"]
 
         diffs = ["not polled yet"]

@@ -73,12 +73,10 @@ def points(st):
 
 
 def main():
-    admin = secrets.token_hex(32)
-    platform_conf = ("[monitor]\nhealth_interval_s = 1\nsilent_intervals = 3\ngap_grace_s = 2\n"
-                     "[admin]\napi_token_sha256 = %s\n" % hashlib.sha256(admin.encode()).hexdigest())
+    platform_conf = "[monitor]\nhealth_interval_s = 1\nsilent_intervals = 3\ngap_grace_s = 2\n"
     st = h.Stack(extra_platform_conf=platform_conf, gateway_platform_conf="interval_s = 1",
                  extra_gateway_conf="[monitor]\nhealth_interval_s = 1\n")
-    env = dict(os.environ, SUIDO_ADMIN_URL=st.base_url, SUIDO_ADMIN_TOKEN=admin,
+    env = dict(os.environ, SUIDO_ADMIN_URL=st.base_url, SUIDO_ADMIN_TOKEN=st.admin_token,
                SUIDO_API_CA=st.pki["ca"])
     try:
         st.start()

@@ -2,8 +2,11 @@
  * Unit tests of the AP interface (api.h): the server runs in this process
  * on a loopback port chosen by the kernel, over a SQLite store filled
  * through the store API in a mkdtemp directory, and is queried with libcurl.
+ * Access tokens come from the OpenID provider (oidc.h) attached to the
+ * server, by client credentials over HTTP, for two applications each
+ * granted one utility in a registry of the same directory.
  * Covered: the exact JSON shapes, pagination that visits every point once,
- * the 401/403 matrix (including a token of utility A on B's item of the
+ * the 401/403 matrix (including a token of application A on B's item of the
  * same id), 400/404/405/413/414 answers, keep-alive, aggregates in Asia/Tokyo whose day and
  * month buckets start at 15:00 UTC, /metrics counters, /healthz, concurrent
  * clients over the worker pool, data committed after start, and the 503
@@ -31,18 +34,23 @@
 #include "suido/strbuf.h"
 #include "suido/timeutil.h"
 
-#define TOKEN_A "token-of-utility-a"
-#define TOKEN_B "token-of-utility-b"
-#define AUTH_A "Authorization: Bearer " TOKEN_A
-#define AUTH_B "Authorization: Bearer " TOKEN_B
+/* Access tokens of applications app-a (granted u-a) and app-b (granted
+ * u-b), got from the provider's token endpoint with client credentials. */
+#define TOKEN_A E.token_a
+#define AUTH_A E.auth_a
+#define AUTH_B E.auth_b
 #define JSON_TYPE "application/json; charset=utf-8"
 #define N_FLOW 98 /* points of utility A's "flow" */
 
 struct env {
 	char dir[64];
 	char path[128];
-	struct api_tenant tenants[2];
 	struct api_config cfg;
+	struct registry *reg;
+	struct oidc *oidc;
+	struct admin *admin;
+	char token_a[4096], auth_a[4200], auth_b[4200];
+	char secret_a[REG_SECRET_TEXT], secret_b[REG_SECRET_TEXT];
 	struct metrics *m;
 	struct api *api;
 	int opens;          /* store_open calls */
@@ -63,12 +71,6 @@ static int open_store(void *ctx, struct store **out)
 	return store_open_sqlite(e->path, out, err, sizeof err);
 }
 
-static void sha256(const char *s, unsigned char out[32])
-{
-	unsigned int n = 0;
-
-	assert_int_equal(EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL), 1);
-}
 
 static int64_t t_of(const char *iso)
 {
@@ -120,9 +122,87 @@ static void populate(const char *path)
 	store_close(s);
 }
 
+/* Tenants u-a and u-b (utilities), vendor v linked to both, app-a granted
+ * u-a and app-b granted u-b (all items). */
+static int provision(struct registry *r)
+{
+	struct reg_tenant t = {"u-a", REG_UTILITY, "Utility A", 0};
+	struct reg_app app;
+	uint64_t now = timeutil_now_ms();
+	char err[256];
+
+	if (registry_tenant_add(r, "test", &t, now, err, sizeof err) != SUIDO_OK)
+		goto fail;
+	snprintf(t.id, sizeof t.id, "u-b");
+	if (registry_tenant_add(r, "test", &t, now, err, sizeof err) != SUIDO_OK)
+		goto fail;
+	snprintf(t.id, sizeof t.id, "v");
+	t.kind = REG_VENDOR;
+	if (registry_tenant_add(r, "test", &t, now, err, sizeof err) != SUIDO_OK ||
+	    registry_link_add(r, "test", "u-a", "v", now, err, sizeof err) != SUIDO_OK ||
+	    registry_link_add(r, "test", "u-b", "v", now, err, sizeof err) != SUIDO_OK)
+		goto fail;
+	memset(&app, 0, sizeof app);
+	snprintf(app.id, sizeof app.id, "app-a");
+	snprintf(app.vendor, sizeof app.vendor, "v");
+	snprintf(app.name, sizeof app.name, "A");
+	snprintf(app.redirect_uris, sizeof app.redirect_uris, "[]");
+	if (registry_app_add(r, "test", &app, E.secret_a, now, err, sizeof err) != SUIDO_OK)
+		goto fail;
+	snprintf(app.id, sizeof app.id, "app-b");
+	if (registry_app_add(r, "test", &app, E.secret_b, now, err, sizeof err) != SUIDO_OK ||
+	    registry_grant_set(r, "test", "app-a", "u-a", "{\"all\":true}", now, err,
+			       sizeof err) != SUIDO_OK ||
+	    registry_grant_set(r, "test", "app-b", "u-b", "{\"all\":true}", now, err,
+			       sizeof err) != SUIDO_OK)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "provision: %s\n", err);
+	return -1;
+}
+
+static size_t on_token(char *p, size_t size, size_t n, void *ctx)
+{
+	strbuf_append(ctx, p, size * n);
+	return size * n;
+}
+
+/* An access token for client id by client credentials at the real endpoint. */
+static int client_token(const char *id, const char *secret, char *out, size_t outlen)
+{
+	struct strbuf url = STRBUF_INIT, body = STRBUF_INIT;
+	CURL *c = curl_easy_init();
+	json_t *j = NULL;
+	int rc = -1;
+
+	strbuf_printf(&url, "%s/oidc/token", E.base);
+	curl_easy_setopt(c, CURLOPT_URL, url.data);
+	curl_easy_setopt(c, CURLOPT_USERNAME, id);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, secret);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "grant_type=client_credentials");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_token);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	if (curl_easy_perform(c) == CURLE_OK && body.data &&
+	    (j = json_loads(body.data, 0, NULL)) &&
+	    json_is_string(json_object_get(j, "access_token")) &&
+	    strlen(json_string_value(json_object_get(j, "access_token"))) < outlen) {
+		snprintf(out, outlen, "%s", json_string_value(json_object_get(j, "access_token")));
+		rc = 0;
+	} else {
+		fprintf(stderr, "token for %s: %s\n", id, body.data ? body.data : "(none)");
+	}
+	json_decref(j);
+	curl_easy_cleanup(c);
+	strbuf_free(&url);
+	strbuf_free(&body);
+	return rc;
+}
+
 static int group_setup(void **state)
 {
-	char err[256];
+	char err[256], p[160];
+	struct oidc_config oc;
 
 	(void)state;
 	if (timeutil_set_zone("Asia/Tokyo") != SUIDO_OK)
@@ -134,18 +214,16 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(E.path, sizeof E.path, "%s/platform.db", E.dir);
 	populate(E.path);
-	E.tenants[0].utility = "u-a";
-	sha256(TOKEN_A, E.tenants[0].token_sha256);
-	E.tenants[1].utility = "u-b";
-	sha256(TOKEN_B, E.tenants[1].token_sha256);
+	snprintf(p, sizeof p, "%s/registry.db", E.dir);
+	if (registry_open(p, &E.reg, err, sizeof err) != SUIDO_OK || provision(E.reg) != 0)
+		return -1;
 	E.cfg = (struct api_config){
 		.listen_addr = "127.0.0.1",
 		.port = 0,
 		.threads = 3,
 		.page_default = 10,
 		.page_max = 50,
-		.n_tenants = 2,
-		.tenants = E.tenants,
+		.registry = E.reg,
 		.store_open = open_store,
 		.store_ctx = &E,
 	};
@@ -157,6 +235,22 @@ static int group_setup(void **state)
 		return -1;
 	}
 	snprintf(E.base, sizeof E.base, "http://127.0.0.1:%u", (unsigned)api_port(E.api));
+	oidc_config_defaults(&oc);
+	snprintf(p, sizeof p, "%s/keys", E.dir);
+	oc.issuer = E.base;
+	oc.keys_dir = p;
+	oc.registry = E.reg;
+	if (oidc_create(&oc, timeutil_now_ms(), &E.oidc, err, sizeof err) != SUIDO_OK ||
+	    admin_create(E.reg, &oc.policy, NULL, E.base, &E.admin) != SUIDO_OK) {
+		fprintf(stderr, "oidc_create: %s\n", err);
+		return -1;
+	}
+	api_attach(E.api, E.oidc, E.admin);
+	if (client_token("app-a", E.secret_a, E.token_a, sizeof E.token_a) != 0 ||
+	    client_token("app-b", E.secret_b, E.auth_b + 22, sizeof E.auth_b - 22) != 0)
+		return -1;
+	snprintf(E.auth_a, sizeof E.auth_a, "Authorization: Bearer %s", E.token_a);
+	memcpy(E.auth_b, "Authorization: Bearer ", 22);
 	return 0;
 }
 
@@ -166,6 +260,9 @@ static int group_teardown(void **state)
 
 	(void)state;
 	api_stop(E.api);
+	admin_free(E.admin);
+	oidc_free(E.oidc);
+	registry_close(E.reg);
 	metrics_free(E.m);
 	unlink(E.path);
 	snprintf(p, sizeof p, "%s-wal", E.path);
@@ -548,7 +645,9 @@ static void test_auth(void **state)
 {
 	const char *realm = "Bearer realm=\"suido\"";
 	const char *invalid = "Bearer realm=\"suido\", error=\"invalid_token\"";
-	const char *scope = "Bearer realm=\"suido\", error=\"insufficient_scope\"";
+	const char *scope = "Bearer realm=\"suido\", error=\"insufficient_scope\", "
+			    "scope=\"ap.read\"";
+	char hdr[4300];
 	uint64_t refused = metrics_get(E.m, MET_HTTP_UNAUTHORIZED);
 
 	(void)state;
@@ -560,12 +659,13 @@ static void test_auth(void **state)
 	/* a wrong token */
 	expect_auth("/ap/v1/utilities/u-a/items", "Authorization: Bearer nope", 401, invalid,
 		    "invalid_token");
-	expect_auth("/ap/v1/utilities/u-a/items", "Authorization: Bearer " TOKEN_A "x", 401,
-		    invalid, "invalid_token");
+	snprintf(hdr, sizeof hdr, "%sx", AUTH_A);
+	expect_auth("/ap/v1/utilities/u-a/items", hdr, 401, invalid, "invalid_token");
 	expect_auth("/ap/v1/utilities/u-a/items", "Authorization: Bearer ", 401, invalid,
 		    "invalid_token");
 	/* the scheme is case-insensitive */
-	expect("/ap/v1/utilities/u-a/items/flow", "Authorization: bearer " TOKEN_A, 200, NULL);
+	snprintf(hdr, sizeof hdr, "Authorization: bearer %s", TOKEN_A);
+	expect("/ap/v1/utilities/u-a/items/flow", hdr, 200, NULL);
 	/* A's token on B: 403 whatever the path, existing or not */
 	expect_auth("/ap/v1/utilities/u-b/items", AUTH_A, 403, scope, "insufficient_scope");
 	expect_auth("/ap/v1/utilities/u-b/items/flow", AUTH_A, 403, scope, "insufficient_scope");
@@ -810,6 +910,11 @@ static void test_store_unavailable(void **state)
 	cfg.threads = 1;
 	assert_int_equal(api_start(&cfg, E.m, &api, err, sizeof err), SUIDO_OK);
 	snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)api_port(api));
+	/* before the provider is attached the AP answers 503 */
+	request_to(base, NULL, "/ap/v1/utilities/u-a/items", AUTH_A, &a);
+	assert_int_equal(a.status, 503);
+	answer_free(&a);
+	api_attach(api, E.oidc, E.admin);
 	request_to(base, NULL, "/healthz", NULL, &a);
 	assert_int_equal(a.status, 503);
 	answer_free(&a);

@@ -408,21 +408,30 @@ static void test_config(void **state)
 			       "[gateway gw1]\nutility = demo\nformat = sealed\n");
 	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
 	assert_non_null(strstr(err, "expected json, xml or plain"));
-	/* an application names a defined utility; with a certificate it needs the keys */
+	/* static tokens and an application's utility moved to the registry: a
+	 * clear message, not "unknown key"; a certificate needs the keys */
 	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
-			       "[application a1]\nutility = nowhere\napi_token_sha256 = "
-			       "00000000000000000000000000000000000000000000000000000000000000ff\n");
+			       "[application a1]\nutility = demo\n");
 	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
-	assert_non_null(strstr(err, "[application a1] utility: no [utility nowhere] section"));
+	assert_non_null(strstr(err, "[application a1] utility: moved to the registry"));
 	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
-			       "[application a1]\nutility = demo\napi_token_sha256 = 12\n");
+			       "[application a1]\napi_token_sha256 = 12\n");
 	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
-	assert_non_null(strstr(err, "api_token_sha256: expected 64 hexadecimal digits"));
+	assert_non_null(strstr(err, "api_token_sha256: moved to the registry"));
 	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
-			       "[application a1]\nutility = demo\ncertificate = a1.crt\napi_token_sha256 = "
-			       "00000000000000000000000000000000000000000000000000000000000000ff\n");
+			       "api_token_sha256 = 12\n");
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
+	assert_non_null(strstr(err, "static tokens are gone"));
+	write_file("bad.conf", "[platform]\ndatabase = x.db\n[utility demo]\n"
+			       "[application a1]\ncertificate = a1.crt\n");
 	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
 	assert_non_null(strstr(err, "key and ca are required when an application has a certificate"));
+	write_file("bad.conf", "[platform]\ndatabase = x.db\n[oidc]\nexternal_issuer = https://kc\n");
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
+	assert_non_null(strstr(err, "external_jwks is required"));
+	write_file("bad.conf", "[platform]\ndatabase = x.db\n[oidc]\naccess_ttl_s = 5\n");
+	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
+	assert_non_null(strstr(err, "[oidc] access_ttl_s"));
 	write_file("bad.conf", "[platform]\ndatabase = x.db\n[files]\nmax_bytes = 0\n");
 	assert_int_equal(plat_config_load(path, &cfg, err, sizeof err), SUIDO_ERR_CONFIG);
 	assert_non_null(strstr(err, "[files] max_bytes"));
