@@ -42,9 +42,10 @@ static void usage(FILE *f)
 		   "                            (these ask the platform's admin API, docs/admin.md;\n"
 		   "                            suido GROUP --help for each)\n"
 		   "  gateway start | stop | resend GATEWAY   an operator's command to a gateway\n"
-		   "  token new [--utility ID]  mint a bearer token for the AP interface; prints\n"
-		   "                            the token (give it to the utility's application)\n"
-		   "                            and the platform.conf line holding its SHA-256\n"
+		   "  token new                 mint the operator's admin token; prints the token\n"
+		   "                            and the platform.conf [admin] lines holding its\n"
+		   "                            SHA-256 (applications get their tokens from the\n"
+		   "                            platform's OpenID provider, docs/oidc.md)\n"
 		   "  version                   print the version\n"
 		   "  help                      this text\n"
 		   "exit status: 0 ok, 64 usage, 65 bad input, 66 signature invalid, 67 decryption\n"
@@ -53,21 +54,18 @@ static void usage(FILE *f)
 
 static int token_new(int argc, char **argv)
 {
-	const char *utility = NULL;
 	unsigned char raw[32], md[32];
 	char tok[65], sha[65];
 	unsigned int n = 0;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--utility") == 0 && i + 1 < argc) {
-			utility = argv[++i];
-		} else {
-			usage(stderr);
+		if (strcmp(argv[i], "--utility") == 0) {
+			fprintf(stderr, "suido: token new --utility: static AP tokens are gone; an "
+					"application gets its tokens from the platform's OpenID provider "
+					"(suido app add, docs/oidc.md)\n");
 			return 64;
 		}
-	}
-	if (utility && !profile_name_valid(utility)) {
-		fprintf(stderr, "suido: --utility: must be 1-64 characters of A-Z a-z 0-9 _ . -\n");
+		usage(stderr);
 		return 64;
 	}
 	if (RAND_bytes(raw, sizeof raw) != 1) {
@@ -80,11 +78,7 @@ static int token_new(int argc, char **argv)
 		return 70;
 	}
 	hex_encode(md, sizeof md, sha);
-	printf("token = %s\n", tok);
-	if (utility)
-		printf("# platform.conf:\n[utility %s]\napi_token_sha256 = %s\n", utility, sha);
-	else
-		printf("api_token_sha256 = %s\n", sha);
+	printf("token = %s\n# platform.conf:\n[admin]\napi_token_sha256 = %s\n", tok, sha);
 	OPENSSL_cleanse(raw, sizeof raw);
 	OPENSSL_cleanse(tok, sizeof tok);
 	return 0;
