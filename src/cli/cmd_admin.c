@@ -363,6 +363,46 @@ static int tenant_show(const struct sub *s, const char *cmd, struct args *a)
 	return simple(cmd, a, "GET", &p, NULL, NULL, NULL);
 }
 
+/* ---- gateways (ownership and builder; commands are cmd_gateway.c's) ---------- */
+
+static int gw_list(const struct sub *s, const char *cmd, struct args *a)
+{
+	static const char *const names[] = {"--utility", NULL}, *const keys[] = {"utility", NULL};
+	struct strbuf p;
+
+	(void)s;
+	path_start(&p, "gateways");
+	put_query(&p, a, names, keys);
+	return simple(cmd, a, "GET", &p, NULL, NULL, NULL);
+}
+
+static int gw_show(const struct sub *s, const char *cmd, struct args *a)
+{
+	struct strbuf p;
+
+	(void)s;
+	path_start(&p, "gateways");
+	path_seg(&p, a->pos);
+	return simple(cmd, a, "GET", &p, NULL, NULL, NULL);
+}
+
+static int gw_vendor(const struct sub *s, const char *cmd, struct args *a)
+{
+	struct strbuf p;
+	json_t *b;
+
+	if (!arg(a, "--vendor")) {
+		sub_usage(s, stderr);
+		return CLI_USAGE;
+	}
+	b = body_of(cmd, json_object(), "vendor", arg(a, "--vendor"));
+	if (!b)
+		return CLI_USAGE;
+	path_start(&p, "gateways");
+	path_seg(&p, a->pos);
+	return simple(cmd, a, "PATCH", &p, b, NULL, NULL);
+}
+
 /* ---- links ------------------------------------------------------------------ */
 
 static int link_add(const struct sub *s, const char *cmd, struct args *a)
@@ -729,6 +769,13 @@ static const struct sub subs[] = {
 	{"tenant", "list", NULL, "--kind=", "[--kind utility|vendor|operator]",
 	 "Lists the tenants (a tenant's administrator sees its own).", tenant_list},
 	{"tenant", "show", "ID", "", "ID", "Shows one tenant.", tenant_show},
+	{"gateway", "list", NULL, "--utility=", "[--utility U]",
+	 "Lists gateways with their owning utility and the vendor that built them (a\n"
+	 "tenant's administrator sees its own).",
+	 gw_list},
+	{"gateway", "show", "GATEWAY", "", "GATEWAY", "Shows one gateway.", gw_show},
+	{"gateway", "vendor", "GATEWAY", "--vendor=", "GATEWAY --vendor V",
+	 "Records the vendor that built the gateway. Operator only.", gw_vendor},
 	{"link", "add", NULL, "--utility= --vendor=", "--utility U --vendor V",
 	 "Links a vendor to a utility it serves (needed before the utility grants the\n"
 	 "vendor's applications anything). Operator only.",

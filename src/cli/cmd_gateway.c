@@ -10,6 +10,7 @@
 
 #include "admin_http.h"
 #include "cli.h"
+#include "cmd_admin.h"
 #include "suido/profile.h"
 #include "suido/strbuf.h"
 
@@ -19,6 +20,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: suido gateway start GATEWAY [--interval SECONDS]\n"
+		"       suido gateway list [--utility U] | show GATEWAY | vendor GATEWAY --vendor V\n"
+		"         (the registry's record: owner and builder; suido gateway list --help)\n"
 		"       suido gateway stop GATEWAY\n"
 		"       suido gateway resend GATEWAY --from SEQ --to SEQ\n"
 		"options (all commands):\n"
@@ -47,6 +50,11 @@ int cmd_gateway(int argc, char **argv)
 	struct strbuf answer = {.limit = ANSWER_MAX};
 	struct admin_http h;
 	long code = 0;
+
+	/* list / show / vendor: the registry's record of the gateway (cmd_admin.c) */
+	if (argc >= 2 && (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "show") == 0 ||
+			  strcmp(argv[1], "vendor") == 0))
+		return cmd_admin(argc, argv);
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);

@@ -42,6 +42,7 @@ static void usage(FILE *f)
 		   "                            (these ask the platform's admin API, docs/admin.md;\n"
 		   "                            suido GROUP --help for each)\n"
 		   "  gateway start | stop | resend GATEWAY   an operator's command to a gateway\n"
+		   "  gateway list | show | vendor            gateways' owner utility and builder\n"
 		   "  token new                 mint the operator's admin token; prints the token\n"
 		   "                            and the platform.conf [admin] lines holding its\n"
 		   "                            SHA-256 (applications get their tokens from the\n"

@@ -779,6 +779,93 @@ static int tenant_ids(struct call *c, enum reg_kind kind, const char *want, json
 	return rc == SUIDO_OK ? cb_tenant_id(ids, &t) : rc;
 }
 
+static json_t *gateway_json(const struct reg_gateway *g)
+{
+	return json_pack("{s:s, s:s, s:s?, s:I}", "id", g->id, "utility", g->utility, "vendor",
+			 g->vendor[0] ? g->vendor : NULL, "created_ms", (json_int_t)g->created_ms);
+}
+
+/* A gateway is the business of its utility, of the vendor that built it and
+ * of the operator. */
+static int gateway_visible(const struct call *c, const struct reg_gateway *g)
+{
+	return c->op || strcmp(g->utility, c->me.tenant) == 0 ||
+	       (g->vendor[0] && strcmp(g->vendor, c->me.tenant) == 0);
+}
+
+struct gw_list {
+	const struct call *c;
+	json_t *arr;
+};
+
+static int cb_gateway(void *ctx, const struct reg_gateway *g)
+{
+	struct gw_list *l = ctx;
+
+	if (gateway_visible(l->c, g) && json_array_append_new(l->arr, gateway_json(g)) != 0)
+		return SUIDO_ERR_NOMEM;
+	return 0;
+}
+
+/* GET /gateways[?utility=], GET /gateways/{id}, PATCH /gateways/{id}
+ * {"vendor": V} (the operator records who built it). Registration on the GW
+ * interface stays platform.conf's [gateway ID]. */
+static void gateways(struct call *c)
+{
+	static const char *const q_list[] = {"utility", NULL};
+	static const char *const f_patch[] = {"vendor", NULL};
+	char u[REG_ID_MAX], v[REG_ID_MAX], err[256] = "", what[128];
+	struct reg_gateway g;
+	struct gw_list l = {c, NULL};
+	json_t *o;
+	int rc;
+
+	if (c->nseg == 1) {
+		if (!allow(c, M_GET) || query_check(c, q_list) != 0 || query_id(c, "utility", u) != 0)
+			return;
+		if (!(l.arr = json_array())) {
+			nomem(c);
+			return;
+		}
+		rc = registry_gateway_list(c->a->r, *u ? u : NULL, cb_gateway, &l);
+		if (rc != SUIDO_OK) {
+			json_decref(l.arr);
+			reg_fail(c, rc, NULL, "the gateway list");
+			return;
+		}
+		reply(c, 200, json_pack("{s:o}", "gateways", l.arr), NULL);
+		return;
+	}
+	if (!allow(c, M_GET | M_PATCH))
+		return;
+	snprintf(what, sizeof what, "gateway \"%s\"", c->seg[1]);
+	if (registry_gateway_get(c->a->r, c->seg[1], &g) != SUIDO_OK || !gateway_visible(c, &g)) {
+		fail(c, 404, "not_found", "No such gateway.");
+		return;
+	}
+	if (c->m == M_GET) {
+		reply(c, 200, gateway_json(&g), NULL);
+		return;
+	}
+	if (!c->op) {
+		refuse(c, "Only the operator records which vendor built a gateway.");
+		return;
+	}
+	if (!(o = body_object(c, f_patch)))
+		return;
+	if (field_id(c, o, "vendor", v) == 0) {
+		rc = registry_gateway_set_vendor(c->a->r, c->actor, c->seg[1], v, c->rq->now_ms, err,
+						 sizeof err);
+		if (rc == SUIDO_OK)
+			rc = registry_gateway_get(c->a->r, c->seg[1], &g);
+		if (rc != SUIDO_OK)
+			reg_fail(c, rc, err, what);
+		else
+			reply(c, 200, gateway_json(&g), NULL);
+	}
+	json_decref(o);
+}
+
 static void links(struct call *c)
 {
 	static const char *const q_list[] = {"utility", "vendor", NULL};
@@ -1579,7 +1666,8 @@ void admin_handle(struct admin *a, const struct admin_principal *who,
 	}
 	if (strcmp(s0, "tenants") != 0 && strcmp(s0, "links") != 0 &&
 	    strcmp(s0, "applications") != 0 && strcmp(s0, "grants") != 0 &&
-	    strcmp(s0, "utilities") != 0 && strcmp(s0, "users") != 0 && strcmp(s0, "audit") != 0) {
+	    strcmp(s0, "utilities") != 0 && strcmp(s0, "users") != 0 && strcmp(s0, "audit") != 0 &&
+	    strcmp(s0, "gateways") != 0) {
 		fail(c, 404, "not_found", "No such admin resource.");
 		goto done;
 	}
@@ -1600,6 +1688,8 @@ void admin_handle(struct admin *a, const struct admin_principal *who,
 		users(c);
 	else if (strcmp(s0, "audit") == 0)
 		audit(c);
+	else if (strcmp(s0, "gateways") == 0 && c->nseg <= 2)
+		gateways(c);
 	else
 		fail(c, 404, "not_found", "No such admin resource.");
 done:

@@ -1416,6 +1416,14 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 	if (rt.scope && rt.item && strcmp(seg[4], "items") == 0) {
 		struct facility_ctx fc = {""};
 		rc = store_get_item(rt.s, rt.utility, rt.item, facility_cb, &fc);
+		/* An id the scope does not name answers 403 whether or not the item
+		 * exists: a 404 would tell a restricted application which ids the
+		 * utility has outside its grant. */
+		if (rc == SUIDO_ERR_NOTFOUND && !registry_scope_allows(rt.scope, rt.item, "")) {
+			bearer_refuse(r, 403, "insufficient_scope",
+				      "The grant does not cover this item.");
+			goto out;
+		}
 		if (rc != SUIDO_OK) {
 			reply_store_error(r, rc, "No such item.");
 			goto out;
@@ -1640,8 +1648,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	path = rq->uri;
 	plen = strcspn(path, "?#");
+	/* the admin module, except the operator's gateway commands and key
+	 * rotation, which this file serves */
 	admin_path = !rq->too_long && path_is(path, plen, "/admin/v1", 1) &&
-		     !path_is(path, plen, "/admin/v1/gateways", 1) &&
+		     !(path_is(path, plen, "/admin/v1/gateways", 1) && plen > 9 &&
+		       memcmp(path + plen - 9, "/commands", 9) == 0) &&
 		     !path_is(path, plen, "/admin/v1/oidc/rotate-keys", 0);
 	module = admin_path || (!rq->too_long && oidc_owns(path, plen));
 	if (!is_method(method, MHD_HTTP_METHOD_GET) && !is_method(method, MHD_HTTP_METHOD_HEAD) &&

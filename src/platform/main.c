@@ -73,8 +73,8 @@ static void database_dir(const struct plat_config *cfg, char *out, size_t outlen
 		snprintf(out, outlen, ".");
 }
 
-/* The registry, with every [utility] of the configuration as a utility tenant
- * and the platform operator's tenant. */
+/* The registry, with every [utility] of the configuration as a utility tenant,
+ * the platform operator's tenant, and every [gateway] owned by its utility. */
 static struct registry *open_registry(const struct plat_config *cfg)
 {
 	char path[4200], dir[4096], err[512];
@@ -103,6 +103,11 @@ static struct registry *open_registry(const struct plat_config *cfg)
 		if (registry_tenant_ensure(r, "config", &t, now, err, sizeof err) != SUIDO_OK)
 			fatal("platform", "registry: [utility %s]: %s", t.id, err);
 	}
+	for (size_t i = 0; i < cfg->n_gateways; i++)
+		if (registry_gateway_ensure(r, "config", cfg->gateways[i].id,
+					    cfg->gateways[i].utility, now, err,
+					    sizeof err) != SUIDO_OK)
+			fatal("platform", "registry: [gateway %s]: %s", cfg->gateways[i].id, err);
 	return r;
 }
 

@@ -1104,8 +1104,10 @@ static void authorize(struct oidc *o, const struct http_request *rq, struct http
 	}
 	if (strcmp(a.prompt, "login") != 0 && live_session(o, rq, &si)) {
 		struct reg_user u;
+		/* a password set after the session began (a reset by the operator, a
+		 * change elsewhere) ends it, on every instance */
 		if (registry_user_get(o->c.registry, si.user, &u) == SUIDO_OK && !u.disabled &&
-		    !u.must_change) {
+		    !u.must_change && u.password_set_ms <= (int64_t)si.created_ms) {
 			issue_code(o, out, &a, si.user, (int64_t)si.created_ms, rq->now_ms);
 			return;
 		}

@@ -156,6 +156,14 @@ static const char schema_sql[] =
 	"CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_ms);"
 	/* seq is the rowid: writers are serialised by BEGIN IMMEDIATE and rows
 	 * are never deleted, so it grows in order of commit without gaps. */
+	/* gateways: owned by a utility, built by a vendor (NULL until known);
+	 * registered for the GW interface by platform.conf */
+	"CREATE TABLE gateways("
+	" id TEXT PRIMARY KEY,"
+	" utility TEXT NOT NULL REFERENCES tenants(id),"
+	" vendor TEXT REFERENCES tenants(id),"
+	" created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX gateways_utility ON gateways(utility);"
 	"CREATE TABLE audit("
 	" seq INTEGER PRIMARY KEY,"
 	" at_ms INTEGER NOT NULL,"
@@ -2639,6 +2647,168 @@ int registry_audit_list(struct registry *r, int64_t after, size_t limit,
 		a.target = (const char *)sqlite3_column_text(st, 4);
 		a.detail = (const char *)sqlite3_column_text(st, 5);
 		ret = cb(ctx, &a);
+		if (ret != 0)
+			break;
+		rc = sqlite3_step(st);
+	}
+	q_end(st);
+	if (ret == SUIDO_OK && rc != SQLITE_DONE)
+		ret = dberr(r, rc, NULL, 0);
+	unlock(r);
+	return ret;
+}
+
+/* ---- gateways ------------------------------------------------------------------ */
+
+/* Gateway ids are those of the GW interface: 1..64 of [A-Za-z0-9_.-]. */
+static int gateway_id_ok(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > REG_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int registry_gateway_ensure(struct registry *r, const char *actor, const char *id,
+			    const char *utility, uint64_t now_ms, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int ret = check_actor(actor, err, errlen), kind, rc;
+
+	if (ret == SUIDO_OK && !gateway_id_ok(id)) {
+		suido_errf(err, errlen, "gateway id: 1-64 characters of A-Z a-z 0-9 _ . -");
+		ret = SUIDO_ERR_INVALID;
+	}
+	if (ret == SUIDO_OK)
+		ret = check_id("utility", utility, err, errlen);
+	if (ret != SUIDO_OK)
+		return ret;
+	lock(r);
+	ret = begin(r, 1, err, errlen);
+	if (ret == SUIDO_OK)
+		ret = tenant_kind(r, utility, &kind, err, errlen);
+	if (ret == SUIDO_OK && kind != REG_UTILITY) {
+		suido_errf(err, errlen, "%s is not a utility", utility);
+		ret = SUIDO_ERR_PERM;
+	}
+	if (ret == SUIDO_OK) {
+		rc = q_step(r, &st, "SELECT utility FROM gateways WHERE id = ?1", "t", id);
+		if (rc == SQLITE_ROW) {
+			if (strcmp((const char *)sqlite3_column_text(st, 0), utility) != 0) {
+				suido_errf(err, errlen, "gateway %s belongs to %s", id,
+					   (const char *)sqlite3_column_text(st, 0));
+				ret = SUIDO_ERR_EXISTS;
+			} else {
+				ret = -1; /* there already: nothing to do */
+			}
+			q_end(st);
+		} else if (rc != SQLITE_DONE) {
+			ret = dberr(r, rc, err, errlen);
+		}
+	}
+	if (ret == SUIDO_OK)
+		ret = EXEC(r, err, errlen,
+			   "INSERT INTO gateways(id, utility, created_ms) VALUES(?1, ?2, ?3)", "tti", id,
+			   utility, (int64_t)now_ms);
+	if (ret == SUIDO_OK)
+		ret = audit_add(r, actor, "gateway.add", id, json_pack("{s:s}", "utility", utility),
+				now_ms, err, errlen);
+	if (ret == -1)
+		ret = SUIDO_OK;
+	ret = finish(r, ret, err, errlen);
+	unlock(r);
+	return ret;
+}
+
+int registry_gateway_set_vendor(struct registry *r, const char *actor, const char *id,
+				const char *vendor, uint64_t now_ms, char *err, size_t errlen)
+{
+	int ret = check_actor(actor, err, errlen), kind;
+
+	if (ret == SUIDO_OK && !gateway_id_ok(id)) {
+		suido_errf(err, errlen, "no gateway %s", id ? id : "");
+		ret = SUIDO_ERR_NOTFOUND;
+	}
+	if (ret == SUIDO_OK)
+		ret = check_id("vendor", vendor, err, errlen);
+	if (ret != SUIDO_OK)
+		return ret;
+	lock(r);
+	ret = begin(r, 1, err, errlen);
+	if (ret == SUIDO_OK)
+		ret = tenant_kind(r, vendor, &kind, err, errlen);
+	if (ret == SUIDO_OK && kind != REG_VENDOR) {
+		suido_errf(err, errlen, "%s is not a vendor", vendor);
+		ret = SUIDO_ERR_PERM;
+	}
+	if (ret == SUIDO_OK)
+		ret = EXEC(r, err, errlen, "UPDATE gateways SET vendor = ?2 WHERE id = ?1", "tt", id,
+			   vendor);
+	if (ret == SUIDO_OK && sqlite3_changes(r->db) == 0) {
+		suido_errf(err, errlen, "no gateway %s", id);
+		ret = SUIDO_ERR_NOTFOUND;
+	}
+	if (ret == SUIDO_OK)
+		ret = audit_add(r, actor, "gateway.vendor", id, json_pack("{s:s}", "vendor", vendor),
+				now_ms, err, errlen);
+	ret = finish(r, ret, err, errlen);
+	unlock(r);
+	return ret;
+}
+
+static void gateway_row(sqlite3_stmt *st, struct reg_gateway *g)
+{
+	memset(g, 0, sizeof *g);
+	copy_col(g->id, sizeof g->id, st, 0);
+	copy_col(g->utility, sizeof g->utility, st, 1);
+	copy_col(g->vendor, sizeof g->vendor, st, 2);
+	g->created_ms = sqlite3_column_int64(st, 3);
+}
+
+int registry_gateway_get(struct registry *r, const char *id, struct reg_gateway *out)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	if (!gateway_id_ok(id))
+		return SUIDO_ERR_NOTFOUND;
+	lock(r);
+	rc = q_step(r, &st,
+		    "SELECT id, utility, COALESCE(vendor, ''), created_ms FROM gateways WHERE id = ?1",
+		    "t", id);
+	if (rc == SQLITE_ROW) {
+		gateway_row(st, out);
+		q_end(st);
+		ret = SUIDO_OK;
+	} else {
+		ret = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : dberr(r, rc, NULL, 0);
+	}
+	unlock(r);
+	return ret;
+}
+
+int registry_gateway_list(struct registry *r, const char *utility,
+			  int (*cb)(void *ctx, const struct reg_gateway *g), void *ctx)
+{
+	struct reg_gateway g;
+	sqlite3_stmt *st;
+	int rc, ret = SUIDO_OK;
+
+	lock(r);
+	rc = q_step(r, &st,
+		    "SELECT id, utility, COALESCE(vendor, ''), created_ms FROM gateways"
+		    " WHERE ?1 IS NULL OR utility = ?1 ORDER BY id",
+		    "t", utility);
+	while (rc == SQLITE_ROW) {
+		gateway_row(st, &g);
+		ret = cb(ctx, &g);
 		if (ret != 0)
 			break;
 		rc = sqlite3_step(st);

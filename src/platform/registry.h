@@ -292,6 +292,32 @@ int registry_refresh_revoke(struct registry *r, const char *token, const char *c
 /* Revokes every family of login (sign-out everywhere, password reset). */
 int registry_refresh_revoke_user(struct registry *r, const char *login, uint64_t now_ms);
 
+/* ---- gateways ----------------------------------------------------------------- */
+
+/* A gateway: owned by a utility, built by a vendor. Its registration on the
+ * GW interface (topics, certificate, format) is platform.conf's [gateway ID];
+ * the registry records ownership and builder for the admin API. */
+struct reg_gateway {
+	char id[REG_ID_MAX + 1];      /* the GW interface's id: 1..64 of [A-Za-z0-9_.-] */
+	char utility[REG_ID_MAX];
+	char vendor[REG_ID_MAX];      /* "" until set */
+	int64_t created_ms;
+};
+
+/* Records gateway id of utility unless present (then OK, no audit row);
+ * EXISTS when it belongs to another utility; PERM when utility is not a
+ * utility tenant. For [gateway] sections of platform.conf at start. */
+int registry_gateway_ensure(struct registry *r, const char *actor, const char *id,
+			    const char *utility, uint64_t now_ms, char *err, size_t errlen);
+/* Sets the vendor that built the gateway (PERM when not a vendor tenant). */
+int registry_gateway_set_vendor(struct registry *r, const char *actor, const char *id,
+				const char *vendor, uint64_t now_ms, char *err, size_t errlen);
+int registry_gateway_get(struct registry *r, const char *id, struct reg_gateway *out);
+/* Calls cb for each gateway of utility (NULL: all), by id; the callback
+ * runs under the registry's lock and must not call the registry. */
+int registry_gateway_list(struct registry *r, const char *utility,
+			  int (*cb)(void *ctx, const struct reg_gateway *g), void *ctx);
+
 /* ---- audit ---------------------------------------------------------------- */
 
 struct reg_audit {

@@ -946,6 +946,45 @@ static void test_principal_reread(void **state)
 	assert_int_equal(req(f, &wrong, "GET", "/admin/v1/me", NULL), 401);
 }
 
+/* Gateways: listed with owner and builder; a utility's administrator sees its
+ * own, the builder vendor's sees those it built, only the operator records
+ * the builder; TOTP provisioning is the operator's too. */
+static void test_gateways_and_totp(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "gw-a", "ua", T0, NULL, 0),
+			 SUIDO_OK);
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "gw-b", "ub", T0, NULL, 0),
+			 SUIDO_OK);
+	assert_int_equal(req(f, &f->op, "GET", "/admin/v1/gateways", NULL), 200);
+	assert_int_equal(list_len(f, "gateways"), 2);
+	assert_int_equal(req(f, &f->ua_admin, "GET", "/admin/v1/gateways", NULL), 200);
+	assert_int_equal(list_len(f, "gateways"), 1);
+	assert_true(list_has(f, "gateways", "id", "gw-a"));
+	assert_int_equal(req(f, &f->ua_admin, "GET", "/admin/v1/gateways/gw-b", NULL), 404);
+	assert_int_equal(req(f, &f->ua_admin, "PATCH", "/admin/v1/gateways/gw-a",
+			     "{\"vendor\":\"va\"}"),
+			 403);
+	assert_int_equal(req(f, &f->va_admin, "GET", "/admin/v1/gateways/gw-a", NULL), 404);
+	assert_int_equal(req(f, &f->op, "PATCH", "/admin/v1/gateways/gw-a", "{\"vendor\":\"va\"}"),
+			 200);
+	assert_string_equal(jstr(f, "vendor"), "va");
+	assert_int_equal(req(f, &f->va_admin, "GET", "/admin/v1/gateways/gw-a", NULL), 200);
+	assert_int_equal(req(f, &f->op, "PATCH", "/admin/v1/gateways/gw-a", "{\"vendor\":\"ub\"}"),
+			 403);
+	/* TOTP provisioning */
+	snprintf(path, sizeof path, "/admin/v1/users/%s/totp", f->ua_general.login);
+	assert_int_equal(req(f, &f->ua_admin, "POST", path, NULL), 403);
+	assert_int_equal(req(f, &f->op, "POST", path, NULL), 200);
+	assert_int_equal(strlen(jstr(f, "secret")), 32);
+	assert_non_null(strstr(jstr(f, "otpauth_uri"), "otpauth://totp/"));
+	snprintf(path, sizeof path, "/admin/v1/users/%s", f->ua_general.login);
+	assert_int_equal(req(f, &f->op, "GET", path, NULL), 200);
+	assert_true(json_is_true(json_object_get(f->j, "totp_enrolled")));
+}
+
 static void test_paths_and_methods(void **state)
 {
 	struct fx *f = *state;
@@ -984,6 +1023,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vendor_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_general_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_principal_reread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateways_and_totp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_and_methods, setup, teardown),
 	};
 

@@ -965,6 +965,56 @@ static void test_audit(void **state)
 	assert_null(strstr(log.all, "nobody"));
 }
 
+static int count_gw(void *ctx, const struct reg_gateway *g)
+{
+	(void)g;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Gateways: recorded for their utility (idempotent, never moved to another),
+ * the builder vendor set by the operator, listed per utility. */
+static void test_gateways(void **state)
+{
+	struct fix *f = *state;
+	struct reg_gateway g;
+	char err[256] = "";
+	int n = 0;
+
+	tenant(f->r, "u1", REG_UTILITY);
+	tenant(f->r, "u2", REG_UTILITY);
+	tenant(f->r, "v1", REG_VENDOR);
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "GW.1", "u1", T0, err, sizeof err),
+			 SUIDO_OK);
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "GW.1", "u1", T0, err, sizeof err),
+			 SUIDO_OK);
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "GW.1", "u2", T0, err, sizeof err),
+			 SUIDO_ERR_EXISTS);
+	assert_non_null(strstr(err, "belongs to u1"));
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "gw2", "v1", T0, err, sizeof err),
+			 SUIDO_ERR_PERM);
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "bad/id", "u1", T0, err, sizeof err),
+			 SUIDO_ERR_INVALID);
+	assert_int_equal(registry_gateway_ensure(f->r, "config", "gw3", "u2", T0, err, sizeof err),
+			 SUIDO_OK);
+	assert_int_equal(registry_gateway_get(f->r, "GW.1", &g), SUIDO_OK);
+	assert_string_equal(g.utility, "u1");
+	assert_string_equal(g.vendor, "");
+	assert_int_equal(registry_gateway_set_vendor(f->r, OP, "GW.1", "u2", T0, err, sizeof err),
+			 SUIDO_ERR_PERM);
+	assert_int_equal(registry_gateway_set_vendor(f->r, OP, "nope", "v1", T0, err, sizeof err),
+			 SUIDO_ERR_NOTFOUND);
+	assert_int_equal(registry_gateway_set_vendor(f->r, OP, "GW.1", "v1", T0, err, sizeof err),
+			 SUIDO_OK);
+	assert_int_equal(registry_gateway_get(f->r, "GW.1", &g), SUIDO_OK);
+	assert_string_equal(g.vendor, "v1");
+	assert_int_equal(registry_gateway_list(f->r, "u1", count_gw, &n), SUIDO_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(registry_gateway_list(f->r, NULL, count_gw, &n), SUIDO_OK);
+	assert_int_equal(n, 2);
+}
+
 static void test_reopen(void **state)
 {
 	struct fix *f = *state;
@@ -1055,6 +1105,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oidc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateways, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
