@@ -384,13 +384,9 @@ int oidc_rotate(struct oidc *o, uint64_t now_ms, char *err, size_t errlen)
 	rc = key_make(o, now_ms, &cur, err, errlen);
 	if (rc != SUIDO_OK)
 		return rc;
-	pthread_rwlock_wrlock(&o->lock);
-	/* the current key becomes the previous one; the old previous goes */
-	jwt_key_free(o->previous);
-	o->previous = o->current;
-	o->current = NULL;
-	pthread_rwlock_unlock(&o->lock);
-	rc = publish(o, cur, o->previous);
+	/* the current key becomes the previous one; publish() frees the old
+	 * previous under the lock (o->current only changes here and at start) */
+	rc = publish(o, cur, o->current);
 	if (rc != SUIDO_OK) {
 		jwt_key_free(cur);
 		return rc;
@@ -577,8 +573,8 @@ enum oidc_refusal oidc_check_access_token(struct oidc *o, const char *tok, size_
 	    strlen(sub) < sizeof p->user)
 		snprintf(p->user, sizeof p->user, "%s", sub);
 	json_decref(claims);
-	if (o->external)
-		return OIDC_TOKEN_OK; /* the external issuer's clients are not in our registry */
+	/* an external issuer's client too must be a registered, unrevoked
+	 * application (docs/oidc.md): a revoked one is refused here, at once */
 	if (registry_app_get(o->c.registry, p->client, &app) != SUIDO_OK || app.revoked)
 		return OIDC_TOKEN_APP_REVOKED;
 	if (p->user[0]) {
@@ -1123,7 +1119,8 @@ static void authorize(struct oidc *o, const struct http_request *rq, struct http
 
 static void token_answer(struct oidc *o, struct http_response *out, const char *client,
 			 const struct reg_user *u, const char *scope, const char *nonce,
-			 int64_t auth_time_ms, const char *family, uint64_t now_ms)
+			 int64_t auth_time_ms, const char *family, const char *code,
+			 uint64_t now_ms)
 {
 	char *access = NULL, *id = NULL, refresh[64] = "";
 	json_t *j;
@@ -1145,7 +1142,8 @@ static void token_answer(struct oidc *o, struct http_response *out, const char *
 		rt.auth_time_ms = auth_time_ms;
 		rt.expires_ms = (int64_t)(now_ms + o->c.refresh_ttl_s * 1000);
 		random_b64(refresh, sizeof refresh, 32);
-		if (registry_refresh_put(o->c.registry, refresh, &rt, NULL, now_ms, NULL, 0) !=
+		/* the code it came from: a second use of the code revokes the family */
+		if (registry_refresh_put(o->c.registry, refresh, &rt, code, now_ms, NULL, 0) !=
 		    SUIDO_OK) {
 			free(access);
 			free(id);
@@ -1186,7 +1184,6 @@ static void grant_code(struct oidc *o, const struct http_request *rq, struct htt
 		oauth_error(out, 400, "invalid_grant", "The code is unknown, used or expired.");
 		return;
 	}
-	OPENSSL_cleanse(code, sizeof code);
 	/* PKCE S256 (RFC 7636 4.6): verifier 43..128 unreserved characters */
 	{
 		size_t n = strlen(verifier);
@@ -1202,20 +1199,25 @@ static void grant_code(struct oidc *o, const struct http_request *rq, struct htt
 			jwt_b64url_encode(md, sizeof md, want, sizeof want);
 		}
 		if (!ok || strcmp(want, c.challenge) != 0) {
+			OPENSSL_cleanse(code, sizeof code);
 			oauth_error(out, 400, "invalid_grant", "The code_verifier does not match.");
 			return;
 		}
 	}
 	if (strcmp(c.client, client) != 0 || strcmp(c.redirect_uri, uri) != 0) {
+		OPENSSL_cleanse(code, sizeof code);
 		oauth_error(out, 400, "invalid_grant",
 			    "The code was issued to another client or redirect_uri.");
 		return;
 	}
 	if (registry_user_get(o->c.registry, c.login, &u) != SUIDO_OK || u.disabled) {
+		OPENSSL_cleanse(code, sizeof code);
 		oauth_error(out, 400, "invalid_grant", "The user is disabled.");
 		return;
 	}
-	token_answer(o, out, client, &u, c.scope, c.nonce, c.auth_time_ms, NULL, rq->now_ms);
+	token_answer(o, out, client, &u, c.scope, c.nonce, c.auth_time_ms, NULL, code,
+		     rq->now_ms);
+	OPENSSL_cleanse(code, sizeof code);
 }
 
 static void grant_refresh(struct oidc *o, const struct http_request *rq,
@@ -1250,7 +1252,8 @@ static void grant_refresh(struct oidc *o, const struct http_request *rq,
 		oauth_error(out, 400, "invalid_grant", "The user is disabled.");
 		return;
 	}
-	token_answer(o, out, client, &u, rt.scope, NULL, rt.auth_time_ms, rt.family, rq->now_ms);
+	token_answer(o, out, client, &u, rt.scope, NULL, rt.auth_time_ms, rt.family, NULL,
+		     rq->now_ms);
 }
 
 static void grant_client(struct oidc *o, const struct http_request *rq,
@@ -1266,7 +1269,7 @@ static void grant_client(struct oidc *o, const struct http_request *rq,
 		oauth_error(out, 400, "invalid_scope", "Client credentials carry only ap.read.");
 		return;
 	}
-	token_answer(o, out, client, NULL, "ap.read", NULL, 0, NULL, rq->now_ms);
+	token_answer(o, out, client, NULL, "ap.read", NULL, 0, NULL, NULL, rq->now_ms);
 }
 
 static void token(struct oidc *o, const struct http_request *rq, struct http_response *out)

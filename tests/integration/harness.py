@@ -317,7 +317,7 @@ class Stack:
                  extra_platform_conf="", gateway_format="json", ftp=False,
                  ftp_users=("sender1", "sender2"), ftp_conf="",
                  broker_listen="127.0.0.1", broker_dns=(), gateway_mqtt_host=None,
-                 gateway_wrapper=()):
+                 gateway_wrapper=(), provision=True):
         """other_gateways and revoked_gateways are registered on the platform
         too (format json, certificates from the same CA; the revoked ones are
         in the CRL the platform reads) but not started. gateway_format is the
@@ -332,7 +332,9 @@ class Stack:
         platform still connects to 127.0.0.1), broker_dns more host names in
         the broker's certificate, gateway_mqtt_host the [mqtt] host of the
         gateway (default: none, i.e. 127.0.0.1), gateway_wrapper an argv
-        prefix start_gateway runs the gateway under (e.g. ip netns exec NS)."""
+        prefix start_gateway runs the gateway under (e.g. ip netns exec NS).
+        provision=False: no provision() once healthy (no application, no
+        token; for an external issuer, where the built-in provider is off)."""
         self.dir = tempfile.mkdtemp(prefix="suido-it-")
         self.utility, self.gateway, self.keep = utility, gateway, keep
         self.mqtt_port, self.http_port = free_port(), free_port()
@@ -342,7 +344,7 @@ class Stack:
         # client credentials once the platform is up (provision()).
         self.admin_token = secrets.token_hex(32)
         self.token = None
-        self.provisioned = False
+        self.provisioned = not provision
         self.app_secrets = {}
         self.procs = {}
         self.spool = os.path.join(self.dir, "gateway", "spool")
@@ -687,6 +689,75 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
         assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+    def sign_in(self, client, secret, redirect, login, password, new_password=None,
+                totp_secret=None):
+        """Signs login in through the real sign-in page, the way a browser
+        does (cookies kept, redirects not followed): the authorization
+        request with PKCE S256, the login form (password, and the TOTP code
+        of totp_secret by `oathtool --totp -b` when given), the password
+        change page when the password was a one-time one (new_password, which
+        must then be given), the code from the 303's Location, exchanged at
+        the token endpoint as client (an application registered with
+        redirect). Returns the token endpoint's JSON answer (access_token,
+        id_token, refresh_token); an AssertionError says which step failed."""
+        import html
+        import http.cookiejar
+        import re
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        ctx = tls_context(self.pki["ca"])
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
+                                             urllib.request.HTTPCookieProcessor(
+                                                 http.cookiejar.CookieJar()),
+                                             NoRedirect())
+
+        def send(url, form=None):
+            data = None if form is None else urllib.parse.urlencode(form).encode()
+            try:
+                with opener.open(url, data=data, timeout=10) as r:
+                    return r.status, r.headers, r.read().decode("utf-8", "replace")
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers, e.read().decode("utf-8", "replace")
+
+        def hidden(page):
+            return {html.unescape(n): html.unescape(v) for n, v in re.findall(
+                r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)}
+
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()) \
+            .rstrip(b"=").decode()
+        state = secrets.token_urlsafe(12)
+        url = self.base_url + "/oidc/authorize"
+        st, hdr, page = send(url + "?" + urllib.parse.urlencode({
+            "client_id": client, "redirect_uri": redirect, "response_type": "code",
+            "scope": "openid", "state": state, "code_challenge": challenge,
+            "code_challenge_method": "S256"}))
+        assert st == 200 and 'name="csrf"' in page, ("sign-in page", st, page[:2000])
+        otp = ""
+        if totp_secret:
+            r = subprocess.run(["oathtool", "--totp", "-b", totp_secret], capture_output=True,
+                               text=True)
+            assert r.returncode == 0, ("oathtool", r.stderr)
+            otp = r.stdout.strip()
+        st, hdr, page = send(url, dict(hidden(page), login_id=login, password=password, otp=otp))
+        if st == 200 and 'name="pending"' in page:
+            assert new_password, ("a password change is asked for; give new_password", login)
+            st, hdr, page = send(url, dict(hidden(page), new_password=new_password,
+                                           new_password2=new_password))
+        assert st == 303, ("sign-in refused", login, st, page[:2000])
+        loc = urllib.parse.urlsplit(hdr["Location"])
+        q = urllib.parse.parse_qs(loc.query)
+        assert urllib.parse.urlunsplit(loc._replace(query="", fragment="")) == redirect, loc
+        assert q.get("state") == [state] and q.get("code"), ("no code in the redirect", loc)
+        st, body = self.oidc_token(client, secret, grant_type="authorization_code",
+                                   code=q["code"][0], redirect_uri=redirect,
+                                   code_verifier=verifier)
+        assert st == 200 and body.get("access_token"), ("code exchange", st, body)
+        return body
 
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
