@@ -279,7 +279,7 @@ user=$("$S" user add --tenant "$UTILITY" --name-kanji "水道 太郎" --name-kan
 DEMO_USER=$(jq -r .login <<<"$user")
 ONE_TIME=$(jq -r .one_time_password <<<"$user")
 TOTP_SECRET=$("$S" user totp "$DEMO_USER" | jq -r .secret)
-DEMO_PASSWORD="Suido-$(openssl rand -hex 8)"
+DEMO_PASSWORD="Josui-$(openssl rand -hex 8)"  # not the user's names (policy)
 # first sign-in: form (login ID, one-time password, TOTP code), then the
 # password change page, then the redirect with a code
 jar=$VAR/run/.signin-cookies

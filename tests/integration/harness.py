@@ -691,7 +691,7 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
     def sign_in(self, client, secret, redirect, login, password, new_password=None,
-                totp_secret=None):
+                totp_secret=None, scope="openid"):
         """Signs login in through the real sign-in page, the way a browser
         does (cookies kept, redirects not followed): the authorization
         request with PKCE S256, the login form (password, and the TOTP code
@@ -734,7 +734,7 @@ keyfile = {self.pki["gw_tls"][gateway][0]}
         url = self.base_url + "/oidc/authorize"
         st, hdr, page = send(url + "?" + urllib.parse.urlencode({
             "client_id": client, "redirect_uri": redirect, "response_type": "code",
-            "scope": "openid", "state": state, "code_challenge": challenge,
+            "scope": scope, "state": state, "code_challenge": challenge,
             "code_challenge_method": "S256"}))
         assert st == 200 and 'name="csrf"' in page, ("sign-in page", st, page[:2000])
         otp = ""
