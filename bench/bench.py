@@ -6,7 +6,8 @@ them with the C helpers bench/bench_*.c, and prints one line per figure:
     bench NAME: VALUE UNIT ratio=R
 
 as the last lines (R = ours / reference measured in the same run, higher is
-better). docs/benchmarks.md describes each figure.
+better; signin and bearer follow theirs with one indented detail line: the
+Argon2id parameters, the two times). docs/benchmarks.md describes each figure.
 
 Environment (all optional; the defaults are what docs/benchmarks.md reports):
   BENCH_MSGS           ingest_plain messages (1000)
@@ -26,7 +27,15 @@ Environment (all optional; the defaults are what docs/benchmarks.md reports):
                        fresh sealed stack; medians reported (3)
   BENCH_CSV_ROWS       gateway_csv rows of its one wide CSV file (1000000; 10 values a row)
   BENCH_CSV_REF_ROUNDS gateway_csv reference runs (sqlite3 .import), median used (3)
-  BENCH_ONLY           comma list of ingest,query,gateway,open,sealed,csv to run a subset
+  BENCH_SIGNIN_SECONDS seconds of each signin phase, reference and sign-ins (2)
+  BENCH_SIGNIN_ROUNDS  signin rounds, each one reference phase then one of
+                       sign-ins; medians reported (5)
+  BENCH_SIGNIN_THREADS threads of both signin phases (2: the machine's cores)
+  BENCH_BEARER_SECONDS seconds of each bearer phase per round, token checks and
+                       requests, alternating in 25 ms slices (1)
+  BENCH_BEARER_ROUNDS  bearer rounds; medians reported (7)
+  BENCH_ONLY           comma list of ingest,query,gateway,open,sealed,csv,signin,bearer
+                       to run a subset
   BENCH_BROKER_NODELAY=0   leave "set_tcp_nodelay true" out of the broker's
                        config (make run and the tests ship it on)
   BENCH_CLIENT_NODELAY=0   no TCP_NODELAY on bench_ingest's connection (the
@@ -813,6 +822,63 @@ def bench_sealed(build, tmp, res):
     res["ingest_sealed"] = (rate, rate * per_msg, (1.0 / sign) / cpu)
 
 
+# --------------------------------------------------------------------- signin
+
+def bench_signin(build, tmp, res):
+    """Password sign-ins per second through the OpenID provider's
+    authorization endpoint (GET the form, POST login ID + password, 303 with
+    a code), in-process on BENCH_SIGNIN_THREADS threads with one user and one
+    source address each, against libsodium's crypto_pwhash (Argon2id, the
+    same parameters) on as many threads, alternating in the same process."""
+    seconds = env_int("BENCH_SIGNIN_SECONDS", 2)
+    rounds = env_int("BENCH_SIGNIN_ROUNDS", 5)
+    threads = env_int("BENCH_SIGNIN_THREADS", 2)
+    base = os.path.join(tmp, "signin")
+    os.makedirs(base)
+    kv = run_kv([os.path.join(build, "bench_signin"), base, str(seconds), str(threads),
+                 str(rounds)], timeout=120 + 4 * seconds * rounds)
+    params = ("Argon2id v1.3, opslimit %s (passes), memlimit %s MiB, parallelism %s; %s threads"
+              % (kv["opslimit"], kv["memlimit_mib"], kv["parallelism"], kv["threads"]))
+    info("signin: %d rounds of %d s reference then %d s sign-ins; %s" % (rounds, seconds, seconds,
+                                                                          params))
+    info("signin: GET + POST /oidc/authorize: median %.1f sign-ins/s (rounds: %s); %.3f ms per GET, "
+         "%.1f ms per POST per thread; CPU %.1f ms per sign-in"
+         % (float(kv["signins_per_s"]), kv["signins"], float(kv["get_ms"]), float(kv["post_ms"]),
+            float(kv["signin_cpu_ms"])))
+    info("signin reference: crypto_pwhash Argon2id: median %.1f hashes/s (rounds: %s); CPU %.1f ms "
+         "per hash; per-round ratios %s" % (float(kv["hashes_per_s"]), kv["hashes"],
+                                            float(kv["hash_cpu_ms"]), kv["ratios"]))
+    shutil.rmtree(base, ignore_errors=True)
+    res["signin"] = (float(kv["signins_per_s"]), float(kv["ratio"]), params)
+
+
+# --------------------------------------------------------------------- bearer
+
+def bench_bearer(build, tmp, res):
+    """oidc_check_access_token of a provider-issued access token, in-process,
+    as a fraction of a minimal authorized AP request (GET .../items of a
+    utility without items) over loopback HTTP on one keep-alive connection."""
+    seconds = env_int("BENCH_BEARER_SECONDS", 1)
+    rounds = env_int("BENCH_BEARER_ROUNDS", 7)
+    base = os.path.join(tmp, "bearer")
+    os.makedirs(base)
+    kv = run_kv([os.path.join(build, "bench_bearer"), base, str(seconds), str(rounds)],
+                timeout=120 + 3 * seconds * rounds)
+    if int(kv["connects"]) != 0:
+        raise BenchError("bearer: the AP interface did not keep the connection alive")
+    check, req, frac = float(kv["check_us"]), float(kv["request_us"]), float(kv["fraction"])
+    info("bearer: oidc_check_access_token (%s-byte RS256 token): median %.1f us per check "
+         "(%s checks)" % (kv["token_bytes"], check, kv["checks"]))
+    info("bearer: GET /ap/v1/utilities/bench/items (empty), one keep-alive connection: median "
+         "%.1f us per request (%s requests)" % (req, kv["requests"]))
+    info("bearer: token check / request = %.3f (per round: %s)" % (frac, kv["fractions"]))
+    info("bearer: in CPU time (client and server are one process): %.1f us per check, %.1f us per "
+         "request, fraction %.3f" % (float(kv["check_cpu_us"]), float(kv["request_cpu_us"]),
+                                     float(kv["cpu_fraction"])))
+    shutil.rmtree(base, ignore_errors=True)
+    res["bearer"] = (frac, check, req)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -820,7 +886,8 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "ingest,query,gateway,open,sealed,csv").split(",")))
+    only = set(filter(None, os.environ.get(
+        "BENCH_ONLY", "ingest,query,gateway,open,sealed,csv,signin,bearer").split(",")))
     res = {}
     t_start = time.time()
     print("suido bench: build %s, %s" % (build, time.strftime("%Y-%m-%d %H:%M:%S %Z")), flush=True)
@@ -837,6 +904,10 @@ def main():
             bench_sealed(build, a.tmp, res)
         if "csv" in only:
             bench_gateway_csv(build, a.tmp, res)
+        if "signin" in only:
+            bench_signin(build, a.tmp, res)
+        if "bearer" in only:
+            bench_bearer(build, a.tmp, res)
     except (BenchError, subprocess.TimeoutExpired) as e:
         print("bench: FAILED: %s" % e, file=sys.stderr, flush=True)
         return 1
@@ -875,6 +946,17 @@ def main():
     if "rss_gateway_csv" in res:
         v = res["rss_gateway_csv"]
         lines.append("bench rss_gateway_csv: %.1f MiB ratio=%.2f" % (v, GATEWAY_RSS_BUDGET_MIB / v))
+    if "signin" in res:
+        rate, ratio, params = res["signin"]
+        lines.append("bench signin: %.1f signins/s ratio=%.2f" % (rate, ratio))
+        lines.append("  signin parameters: " + params)
+    if "bearer" in res:
+        frac, check, req = res["bearer"]
+        # The figure is the share of a request's time (lower is better); its
+        # ratio is the inverse, requests' time per check, so higher is better.
+        lines.append("bench bearer: %.1f %% ratio=%.2f" % (100 * frac, 1 / frac))
+        lines.append("  bearer times: %.1f us per token check, %.1f us per minimal request"
+                     % (check, req))
     print("\n".join(lines), flush=True)
     return 0
 

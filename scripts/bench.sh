@@ -5,6 +5,7 @@
 # fresh temporary directory, stops them and removes the directory on exit.
 # The last lines are one per figure:
 #   bench NAME: VALUE UNIT ratio=R      (R = ours / reference, higher is better)
+# (signin and bearer follow theirs with one indented detail line).
 #
 # usage: scripts/bench.sh [BUILD_DIR]   (default: build)
 # Tuning knobs (BENCH_MSGS, BENCH_WINDOW, BENCH_ONLY, ...): see bench/bench.py.
@@ -15,7 +16,8 @@ BUILD=${1:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 PYTHON=/usr/bin/python3
 
-for b in suido suido-platform suido-gateway bench_ingest bench_sqlref bench_query bench_jose; do
+for b in suido suido-platform suido-gateway bench_ingest bench_sqlref bench_query bench_jose \
+         bench_signin bench_bearer; do
   [ -x "$BUILD/$b" ] || { echo "bench: $BUILD/$b is missing: build first (make build)" >&2; exit 1; }
 done
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
