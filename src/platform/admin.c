@@ -1408,6 +1408,72 @@ static void wipe_str(json_t *o, const char *name)
 		OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
 }
 
+/* The user's own TOTP enrolment: POST /me/totp makes a pending secret and
+ * its otpauth:// URI (for the authenticator app's QR code); POST
+ * /me/totp/confirm {"code"} makes it the user's secret once a code of it
+ * verifies, and answers the recovery codes, shown once. */
+static void me_totp(struct call *c)
+{
+	static const char *const f_confirm[] = {"code", NULL};
+	char b32[TOTP_BASE32_MAX], err[256] = "", codes[TOTP_RECOVERY_COUNT][TOTP_RECOVERY_TEXT];
+	char *uri = NULL;
+	json_t *o, *code, *arr;
+	int rc;
+
+	if (!allow(c, M_POST))
+		return;
+	if (c->op) {
+		fail(c, 403, "forbidden", "The operator has no one-time codes here.");
+		return;
+	}
+	if (c->nseg == 2) {
+		if (no_body(c) != 0)
+			return;
+		rc = registry_totp_begin(c->a->r, c->actor, c->me.login, b32, sizeof b32, &uri,
+					 c->rq->now_ms, err, sizeof err);
+		if (rc != SUIDO_OK)
+			reg_fail(c, rc, err, "the enrolment");
+		else
+			reply(c, 200, json_pack("{s:s, s:s}", "secret", b32, "otpauth_uri", uri),
+			      "secret");
+		OPENSSL_cleanse(b32, sizeof b32);
+		if (uri) {
+			OPENSSL_cleanse(uri, strlen(uri));
+			free(uri);
+		}
+		return;
+	}
+	if (strcmp(c->seg[2], "confirm") != 0) {
+		fail(c, 404, "not_found", "No such admin resource.");
+		return;
+	}
+	if (!(o = body_object(c, f_confirm)))
+		return;
+	code = json_object_get(o, "code");
+	if (!json_is_string(code)) {
+		fail(c, 400, "invalid_request", "Field \"code\" is required and must be a string.");
+		json_decref(o);
+		return;
+	}
+	rc = registry_totp_confirm(c->a->r, c->actor, c->me.login, json_string_value(code), codes,
+				   c->rq->now_ms, err, sizeof err);
+	json_decref(o);
+	if (rc == SUIDO_ERR_PERM) {
+		fail(c, 422, "invalid_code", "The code does not match the pending secret.");
+		return;
+	}
+	if (rc != SUIDO_OK) {
+		reg_fail(c, rc, err, "the enrolment");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr && i < TOTP_RECOVERY_COUNT; i++)
+		json_array_append_new(arr, json_string(codes[i]));
+	OPENSSL_cleanse(codes, sizeof codes);
+	reply(c, 200, arr ? json_pack("{s:b, s:o}", "totp_enrolled", 1, "recovery_codes", arr) : NULL,
+	      NULL);
+}
+
 static void me(struct call *c)
 {
 	static const char *const f_pw[] = {"current", "new", NULL};
@@ -1431,6 +1497,10 @@ static void me(struct call *c)
 			j = NULL;
 		}
 		reply(c, 200, j, NULL);
+		return;
+	}
+	if ((c->nseg == 2 || c->nseg == 3) && strcmp(c->seg[1], "totp") == 0) {
+		me_totp(c);
 		return;
 	}
 	if (c->nseg != 2 || strcmp(c->seg[1], "password") != 0) {

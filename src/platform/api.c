@@ -1565,9 +1565,13 @@ static const struct admin_principal *admin_caller(struct api *a, struct oidc *oi
 		snprintf(p->login, sizeof p->login, "operator");
 		return p;
 	}
+	/* a user acts on the admin API only through a first-party client (the
+	 * operator's portal, [admin] clients): a vendor's application holding a
+	 * signed-in administrator's token must not gain the administrator's powers */
 	if (oidc_check_access_token(oidc, tok, len, timeutil_now_ms(), &who, &why) !=
 		    OIDC_TOKEN_OK ||
-	    !who.user[0] || registry_user_get(a->cfg->registry, who.user, &u) != SUIDO_OK)
+	    !who.user[0] || !oidc_is_admin_client(oidc, who.client) ||
+	    registry_user_get(a->cfg->registry, who.user, &u) != SUIDO_OK)
 		return NULL;
 	p->kind = ADMIN_USER;
 	snprintf(p->login, sizeof p->login, "%s", u.login);

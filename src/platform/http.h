@@ -20,7 +20,7 @@
 
 #define HTTP_FORM_BODY_MAX (64u * 1024u) /* a form or JSON body api.c reads for a module */
 #define HTTP_HEADERS_MAX 6
-#define HTTP_HEADER_VALUE_MAX 1024
+#define HTTP_HEADER_VALUE_MAX 4096 /* a Location with a long redirect URI and state */
 
 /* Everything borrowed from api.c for the length of the module's call. */
 struct http_request {

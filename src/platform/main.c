@@ -271,6 +271,7 @@ int main(int argc, char **argv)
 	oc.sessions.absolute_ms = (uint64_t)cfg->oidc.session_absolute_s * 1000u;
 	oc.blocklist = blocklist;
 	oc.registry = reg;
+	oc.admin_clients = cfg->admin_clients;
 	oc.external_issuer = cfg->oidc.external_issuer;
 	oc.external_jwks = cfg->oidc.external_jwks;
 	if (oidc_create(&oc, timeutil_now_ms(), &oidc, err, sizeof err) != SUIDO_OK)

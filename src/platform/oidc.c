@@ -58,6 +58,7 @@ struct oidc {
 	char keys_dir[512];
 	int external;
 	pthread_rwlock_t lock;      /* guards current and published */
+	pthread_mutex_t rotating;   /* one rotation at a time */
 	struct jwt_key *current;    /* signs (NULL with an external issuer) */
 	struct jwt_key *previous;   /* still published */
 	struct jwt_keyset *published;
@@ -84,6 +85,11 @@ int oidc_owns(const char *path, size_t len)
 	static const char wk[] = "/.well-known/openid-configuration";
 	return (len == sizeof wk - 1 && memcmp(path, wk, len) == 0) ||
 	       (len > 6 && memcmp(path, "/oidc/", 6) == 0);
+}
+
+int oidc_is_admin_client(const struct oidc *o, const char *client)
+{
+	return client && *client && oidc_scope_has(o->c.admin_clients, client);
 }
 
 int oidc_scope_has(const char *scope, const char *s)
@@ -381,18 +387,17 @@ int oidc_rotate(struct oidc *o, uint64_t now_ms, char *err, size_t errlen)
 		suido_errf(err, errlen, "the tokens come from an external issuer");
 		return SUIDO_ERR_CONFIG;
 	}
+	pthread_mutex_lock(&o->rotating);
 	rc = key_make(o, now_ms, &cur, err, errlen);
-	if (rc != SUIDO_OK)
-		return rc;
 	/* the current key becomes the previous one; publish() frees the old
-	 * previous under the lock (o->current only changes here and at start) */
-	rc = publish(o, cur, o->current);
-	if (rc != SUIDO_OK) {
+	 * previous under the lock (o->current only changes here, one rotation at
+	 * a time, and at start) */
+	if (rc == SUIDO_OK && (rc = publish(o, cur, o->current)) != SUIDO_OK)
 		jwt_key_free(cur);
-		return rc;
-	}
-	retire(o);
-	return SUIDO_OK;
+	if (rc == SUIDO_OK)
+		retire(o);
+	pthread_mutex_unlock(&o->rotating);
+	return rc;
 }
 
 static int external_start(struct oidc *o, char *err, size_t errlen)
@@ -419,6 +424,7 @@ int oidc_create(const struct oidc_config *c, uint64_t now_ms, struct oidc **out,
 		return SUIDO_ERR_NOMEM;
 	o->c = *c;
 	pthread_rwlock_init(&o->lock, NULL);
+	pthread_mutex_init(&o->rotating, NULL);
 	o->external = c->external_issuer != NULL;
 	rc = SUIDO_ERR_CONFIG;
 	if (snprintf(o->issuer, sizeof o->issuer, "%s",
@@ -478,6 +484,7 @@ void oidc_free(struct oidc *o)
 	lockout_free(o->lockout);
 	OPENSSL_cleanse(o->pending_key, sizeof o->pending_key);
 	pthread_rwlock_destroy(&o->lock);
+	pthread_mutex_destroy(&o->rotating);
 	free(o);
 }
 
@@ -567,6 +574,12 @@ enum oidc_refusal oidc_check_access_token(struct oidc *o, const char *tok, size_
 	}
 	snprintf(p->client, sizeof p->client, "%s", client);
 	scope = json_string_value(json_object_get(claims, "scope"));
+	if (scope && strlen(scope) >= sizeof p->scope) {
+		/* cut short, "ap.readonly" could read as "ap.read" */
+		json_decref(claims);
+		*why = JWT_BAD_CLAIMS;
+		return OIDC_TOKEN_INVALID;
+	}
 	snprintf(p->scope, sizeof p->scope, "%s", scope ? scope : "");
 	sub = json_string_value(json_object_get(claims, "sub"));
 	if (!o->external && json_is_string(json_object_get(claims, "tenant")) && sub &&
@@ -848,12 +861,46 @@ static int authz_read(struct oidc *o, const struct http_request *rq, struct http
 	return 0;
 }
 
+/* May client have a code for login? A first-party admin client may; any
+ * other only for a user of a utility that granted it, or of its own vendor
+ * (the utility's grant is the consent). */
+static int entitled(struct oidc *o, const char *client, const char *login)
+{
+	struct reg_user u;
+	struct reg_tenant t;
+	struct reg_app app;
+	struct reg_grant *g;
+	int ok;
+
+	if (oidc_is_admin_client(o, client))
+		return 1;
+	if (registry_user_get(o->c.registry, login, &u) != SUIDO_OK ||
+	    registry_tenant_get(o->c.registry, u.tenant, &t) != SUIDO_OK ||
+	    registry_app_get(o->c.registry, client, &app) != SUIDO_OK || app.revoked)
+		return 0;
+	if (t.kind == REG_VENDOR)
+		return strcmp(app.vendor, u.tenant) == 0;
+	if (t.kind != REG_UTILITY || !(g = malloc(sizeof *g)))
+		return 0;
+	ok = registry_grant_get(o->c.registry, client, u.tenant, g) == SUIDO_OK;
+	free(g);
+	return ok;
+}
+
 /* Issues a code for login and redirects to the client. */
 static void issue_code(struct oidc *o, struct http_response *out, const struct authz *a,
 		       const char *login, int64_t auth_time_ms, uint64_t now_ms)
 {
 	struct reg_code c;
 	char code[64];
+
+	if (!entitled(o, a->client_id, login)) {
+		log_info("oidc", "no code for %s: %s holds no grant of the user's utility",
+			 login, a->client_id);
+		redirect(o, out, a, NULL, "access_denied",
+			 "The user's utility has not granted this application access.");
+		return;
+	}
 
 	memset(&c, 0, sizeof c);
 	snprintf(c.client, sizeof c.client, "%s", a->client_id);
@@ -892,29 +939,43 @@ static void show_signin(struct oidc *o, struct http_response *out, enum signin_l
 }
 
 /* The proof of a passed first factor for the password change:
- * "<login>.<exp>.<b64url HMAC>". */
-static void pending_make(struct oidc *o, const char *login, uint64_t now_ms, char *out,
-			 size_t outlen)
+ * "<login>.<exp>.<b64url HMAC>", the HMAC over the login, the expiry, this
+ * browser's pre-session cookie, the client, and the moment the one-time
+ * password was set: replayed from another browser, for another client, or
+ * once the password has changed, it no longer verifies. */
+static void pending_mac(struct oidc *o, const char *login, uint64_t exp, const char *pre,
+			const char *client, int64_t pw_set_ms, char *out, size_t outlen)
 {
 	unsigned char mac[32];
-	char msg[REG_ID_MAX + 32], b64[48];
+	char msg[REG_ID_MAX * 2 + SESSION_ID_TEXT + 64], b64[48];
 	size_t maclen = 0;
-	uint64_t exp = now_ms / 1000 + PENDING_TTL_S;
 
-	snprintf(msg, sizeof msg, "%s.%" PRIu64, login, exp);
+	snprintf(msg, sizeof msg, "%s|%" PRIu64 "|%s|%s|%" PRId64, login, exp, pre, client,
+		 pw_set_ms);
 	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, o->pending_key, sizeof o->pending_key,
 		       (const unsigned char *)msg, strlen(msg), mac, sizeof mac, &maclen))
 		fatal("oidc", "HMAC failed");
 	jwt_b64url_encode(mac, sizeof mac, b64, sizeof b64);
-	snprintf(out, outlen, "%s.%s", msg, b64);
+	snprintf(out, outlen, "%s.%" PRIu64 ".%s", login, exp, b64);
+	OPENSSL_cleanse(msg, sizeof msg);
 }
 
-/* The login a pending proof vouches for (0), or -1. */
-static int pending_check(struct oidc *o, const char *p, uint64_t now_ms, char login[REG_ID_MAX])
+static void pending_make(struct oidc *o, const struct reg_user *u, const char *pre,
+			 const char *client, uint64_t now_ms, char *out, size_t outlen)
+{
+	pending_mac(o, u->login, now_ms / 1000 + PENDING_TTL_S, pre, client, u->password_set_ms,
+		    out, outlen);
+}
+
+/* The login a pending proof vouches for (0), or -1; the user must still have
+ * the one-time password it was made for, and be enabled. */
+static int pending_check(struct oidc *o, const char *p, const char *pre, const char *client,
+			 uint64_t now_ms, char login[REG_ID_MAX])
 {
 	const char *dot1 = strchr(p, '.'), *dot2;
-	char want[REG_ID_MAX + 128];
+	char want[REG_ID_MAX * 2 + 128];
 	unsigned long long exp;
+	struct reg_user u;
 
 	if (!dot1 || (size_t)(dot1 - p) >= REG_ID_MAX)
 		return -1;
@@ -923,7 +984,10 @@ static int pending_check(struct oidc *o, const char *p, uint64_t now_ms, char lo
 		return -1;
 	exp = strtoull(dot1 + 1, NULL, 10);
 	snprintf(login, REG_ID_MAX, "%.*s", (int)(dot1 - p), p);
-	pending_make(o, login, (exp - PENDING_TTL_S) * 1000, want, sizeof want);
+	if (registry_user_get(o->c.registry, login, &u) != SUIDO_OK || !u.must_change ||
+	    u.disabled)
+		return -1;
+	pending_mac(o, login, exp, pre, client, u.password_set_ms, want, sizeof want);
 	if (strlen(want) != strlen(p) || CRYPTO_memcmp(want, p, strlen(p)) != 0 ||
 	    exp < now_ms / 1000)
 		return -1;
@@ -993,7 +1057,7 @@ static void authorize_post(struct oidc *o, const struct http_request *rq,
 		char p1[PASSWORD_MAX_BYTES_CAP + 1], p2[PASSWORD_MAX_BYTES_CAP + 1];
 		int reason = 0, rc;
 		struct signin_request f = as_form(a);
-		if (pending_check(o, pending, rq->now_ms, login) != 0) {
+		if (pending_check(o, pending, pre, a->client_id, rq->now_ms, login) != 0) {
 			show_signin(o, out, l, a, NULL,
 				    en ? "The form has expired. Please sign in again."
 				       : "フォームの有効期限が切れました。もう一度サインインしてください。",
@@ -1004,9 +1068,11 @@ static void authorize_post(struct oidc *o, const struct http_request *rq,
 		    field_get(rq, "new_password2", p2, sizeof p2) || strcmp(p1, p2) != 0) {
 			rc = SUIDO_ERR_INVALID;
 		} else {
-			rc = registry_user_set_password(o->c.registry, "user:" /* self */, login, p1,
-							strlen(p1), &o->c.policy, o->c.blocklist,
-							&reason, rq->now_ms, NULL, 0);
+			char actor[REG_ACTOR_MAX];
+			snprintf(actor, sizeof actor, "user:%s", login);
+			rc = registry_user_set_password(o->c.registry, actor, login, p1, strlen(p1),
+							&o->c.policy, o->c.blocklist, &reason,
+							rq->now_ms, NULL, 0);
 		}
 		OPENSSL_cleanse(p1, sizeof p1);
 		OPENSSL_cleanse(p2, sizeof p2);
@@ -1024,7 +1090,7 @@ static void authorize_post(struct oidc *o, const struct http_request *rq,
 			page(out, 200);
 			return;
 		}
-		registry_refresh_revoke_user(o->c.registry, login, rq->now_ms);
+		/* the registry revoked the user's refresh families with the change */
 		session_revoke_user(o->sessions, login, NULL, NULL);
 		signed_in(o, rq, out, a, login);
 		return;
@@ -1069,7 +1135,7 @@ static void authorize_post(struct oidc *o, const struct http_request *rq,
 	lockout_success(o->lockout, account, rq->source, rq->now_ms);
 	if (must_change) {
 		struct signin_request f = as_form(a);
-		pending_make(o, account, rq->now_ms, pending, sizeof pending);
+		pending_make(o, &u, pre, a->client_id, rq->now_ms, pending, sizeof pending);
 		strbuf_reset(&out->body);
 		signin_change_page(&out->body, l, "/oidc/authorize", &f, csrf, pending, NULL);
 		page(out, 200);
@@ -1381,6 +1447,7 @@ static void logout(struct oidc *o, const struct http_request *rq, struct http_re
 	char id[SESSION_ID_TEXT], cookie[SESSION_COOKIE_MAX], uri[URI_MAX], state[STATE_MAX],
 		client[REG_ID_MAX], loc[64] = "";
 	enum signin_lang l;
+	struct reg_app app;
 
 	field_get(rq, "ui_locales", loc, sizeof loc);
 	l = signin_lang_pick(loc, rq->accept_language);
@@ -1410,11 +1477,8 @@ static void logout(struct oidc *o, const struct http_request *rq, struct http_re
 		}
 	}
 	session_cookie_format(NULL, 0, cookie, sizeof cookie);
-	if (uri[0] && client[0] && registry_app_redirect_ok(o->c.registry, client, uri)) {
-		struct authz a;
-		memset(&a, 0, sizeof a);
-		snprintf(a.redirect_uri, sizeof a.redirect_uri, "%s", uri);
-		snprintf(a.state, sizeof a.state, "%s", state);
+	if (uri[0] && client[0] && registry_app_redirect_ok(o->c.registry, client, uri) &&
+	    registry_app_get(o->c.registry, client, &app) == SUIDO_OK && !app.revoked) {
 		struct strbuf sb = STRBUF_INIT;
 		sb.limit = 4096;
 		strbuf_puts(&sb, uri);

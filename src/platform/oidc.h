@@ -51,6 +51,11 @@ struct oidc_config {
 	struct password_policy policy;
 	const struct password_blocklist *blocklist; /* may be NULL; borrowed */
 	struct registry *registry;    /* borrowed for the provider's life */
+	/* First-party clients (the operator's portal), space-separated: their
+	 * user tokens may act on the admin API, and any user may sign in through
+	 * them. Every other client gets codes only for users of a utility that
+	 * granted it (or of its own vendor). NULL: none. */
+	const char *admin_clients;
 	/* External issuer instead of ours: its iss and a JWK set file. */
 	const char *external_issuer;  /* NULL: the built-in provider */
 	const char *external_jwks;    /* path of the issuer's JWK set document */
@@ -102,6 +107,9 @@ enum oidc_refusal {
 enum oidc_refusal oidc_check_access_token(struct oidc *o, const char *tok, size_t len,
 					  uint64_t now_ms, struct oidc_principal *p,
 					  enum jwt_reason *why);
+
+/* 1 when client is one of the configured first-party admin clients. */
+int oidc_is_admin_client(const struct oidc *o, const char *client);
 
 /* 1 when scope (space-separated) holds s. */
 int oidc_scope_has(const char *scope, const char *s);

@@ -123,7 +123,7 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 	static const char *const files_keys[] = {"max_bytes", NULL};
 	static const char *const monitor_keys[] = {"health_interval_s", "silent_intervals",
 						   "gap_grace_s", NULL};
-	static const char *const admin_keys[] = {"api_token_sha256", NULL};
+	static const char *const admin_keys[] = {"api_token_sha256", "clients", NULL};
 	const struct conf_section *sec = NULL;
 	struct conf *c = NULL;
 	struct plat_config *p = NULL;
@@ -396,6 +396,12 @@ int plat_config_load(const char *path, struct plat_config **out, char *err, size
 				goto fail;
 			}
 			p->has_admin_token = 1;
+			free(p->admin_clients);
+			p->admin_clients = NULL;
+			if (conf_get_str(c, s, "clients", 0, "", &v, err, errlen))
+				goto fail;
+			if (*v && !(p->admin_clients = strdup(v)))
+				goto nomem;
 		} else if (strcmp(s->kind, "oidc") == 0) {
 			struct plat_oidc *o = &p->oidc;
 			if (conf_check_keys(c, s, oidc_keys, err, errlen))
@@ -532,6 +538,7 @@ void plat_config_free(struct plat_config *p)
 		return;
 	free(p->database);
 	free(p->registry);
+	free(p->admin_clients);
 	free(p->access_log);
 	free(p->oidc.issuer);
 	free(p->oidc.audience);

@@ -100,6 +100,9 @@ struct plat_config {
 	/* [admin] api_token_sha256: the operator's token for /admin/v1 (commands) */
 	unsigned char admin_token_sha256[32];
 	int has_admin_token;
+	/* [admin] clients: first-party clients (the operator's portal) whose user
+	 * tokens may act on the admin API; space-separated ids; NULL: none */
+	char *admin_clients;
 };
 
 /* Loads and validates path. SUIDO_OK and *out (free with plat_config_free),

@@ -1922,9 +1922,16 @@ int registry_user_set_password(struct registry *r, const char *actor, const char
 	if (ret == SUIDO_OK)
 		ret = password_swap(r, login, s->current, s->must_change, hash, 0, now_ms, err,
 				    errlen);
+	/* a new password ends every refresh token family of the user, whoever
+	 * changed it and wherever (ASVS 3.3.3) */
 	if (ret == SUIDO_OK)
-		ret = audit_add(r, actor, "user.password", login, json_object(), now_ms, err,
-				errlen);
+		ret = EXEC(r, err, errlen,
+			   "UPDATE refresh_families SET revoked = 1 WHERE login = ?1 AND revoked = 0",
+			   "t", login);
+	if (ret == SUIDO_OK)
+		ret = audit_add(r, actor, "user.password", login,
+				json_pack("{s:i}", "refresh_families_revoked", sqlite3_changes(r->db)),
+				now_ms, err, errlen);
 	ret = finish(r, ret, err, errlen);
 	unlock(r);
 cleanup:

@@ -204,7 +204,8 @@ int registry_user_list(struct registry *r, const char *tenant /* NULL: all */,
 /* Sets a user's own new password: checked with password_check against
  * policy, blocklist (may be NULL), the user's names / login / mail, and the
  * last policy->history passwords. On refusal returns PERM with *reason set
- * (enum password_reason). On success must_change becomes 0. */
+ * (enum password_reason). On success must_change becomes 0, password_set_ms
+ * now_ms, and every refresh token family of the user is revoked. */
 int registry_user_set_password(struct registry *r, const char *actor, const char *login,
 			       const char *password, size_t len,
 			       const struct password_policy *policy,

@@ -421,7 +421,8 @@ certificate = {self.pki["gw"][g][1]}
         more += extra_platform_conf
         admin_sha = hashlib.sha256(self.admin_token.encode()).hexdigest()
         if "[admin]" not in extra_platform_conf:
-            more += "[admin]\napi_token_sha256 = %s\n" % admin_sha
+            # it-portal: the first-party client users act on the admin API through
+            more += "[admin]\napi_token_sha256 = %s\nclients = it-portal\n" % admin_sha
         self._write("platform.conf", f"""[platform]
 database = {self.dir}/platform/platform.db
 timezone = Asia/Tokyo

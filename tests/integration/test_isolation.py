@@ -50,10 +50,10 @@ def main():
             code, body = st.admin("POST", "/tenants", {"id": tid, "kind": kind, "name": tid})
             assert code == 201, (code, body)
         # the application the users sign in through (a client of the provider)
-        code, app = st.admin("POST", "/applications", {"id": "iso-portal", "vendor": "iso-vendor",
+        code, app = st.admin("POST", "/applications", {"id": "it-portal", "vendor": "iso-vendor",
                                                        "name": "portal", "redirect_uris": [REDIRECT]})
         assert code == 201, (code, app)
-        client, secret = "iso-portal", app["client_secret"]
+        client, secret = "it-portal", app["client_secret"]
 
         a_admin = new_user(st, "iso-a", "admin")
         a_gen = new_user(st, "iso-a", "general")
@@ -168,6 +168,38 @@ def main():
               sum(e["actor"] == "user:" + a_admin["login"] for e in refused) >= 5, refused)
         check("the general user's refusals are audited",
               any(e["actor"] == "user:" + a_gen["login"] for e in refused), refused)
+
+        # A vendor's application (not a first-party client): no code for a user
+        # of a utility that has not granted it; once granted, the user's token
+        # reads the utility's data but gives the application no admin powers.
+        code, vapp = st.admin("POST", "/applications", {"id": "iso-vendor-app",
+                                                        "vendor": "iso-vendor", "name": "v",
+                                                        "redirect_uris": [REDIRECT]})
+        assert code == 201, (code, vapp)
+        st.admin("POST", "/links", {"utility": "iso-a", "vendor": "iso-vendor"})
+        c_admin = new_user(st, "iso-a", "admin")
+        new_pw = "Mizu-no-kuni-2026-" + secrets.token_hex(4)
+        try:
+            st.sign_in("iso-vendor-app", vapp["client_secret"], REDIRECT, c_admin["login"],
+                       c_admin["one_time_password"], new_password=new_pw)
+            denied = "signed in"
+        except AssertionError as e:
+            denied = str(e)
+        check("an application without a grant of the user's utility gets no code (access_denied)",
+              "access_denied" in denied, denied)
+        code, g = st.admin("PUT", "/utilities/iso-a/grants/iso-vendor-app", {"scope": {"all": True}})
+        assert code in (200, 201), (code, g)
+        tok_v = st.sign_in("iso-vendor-app", vapp["client_secret"], REDIRECT, c_admin["login"],
+                           new_pw, scope="openid ap.read")["access_token"]
+        code, body = st.api.get("/utilities/iso-a/items", token=tok_v)
+        check("granted: the administrator's token of the vendor's app reads the utility", code == 200,
+              (code, body))
+        for method, path, body in (("GET", "/users", None),
+                                   ("PUT", "/utilities/iso-a/grants/iso-vendor-app",
+                                    {"scope": {"all": True}})):
+            code, ans = st.admin(method, path, body, token=tok_v)
+            check("the vendor's app holding an administrator's token: %s %s is 401" % (method, path),
+                  code == 401, (code, ans))
     finally:
         st.stop()
     if failures:

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "suido/totp.h"
 #include "http.h"
 #include "registry.h"
 #include "suido/error.h"
@@ -985,6 +986,32 @@ static void test_gateways_and_totp(void **state)
 	assert_true(json_is_true(json_object_get(f->j, "totp_enrolled")));
 }
 
+/* A user's own TOTP enrolment: a pending secret with its URI, confirmed by a
+ * code of it (a wrong code is 422), then ten recovery codes once. */
+static void test_me_totp(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sec[TOTP_SECRET_MAX];
+	size_t len = 0;
+	char code[TOTP_DIGITS + 1], body[64], b32[TOTP_BASE32_MAX];
+
+	assert_int_equal(req(f, &f->op, "POST", "/admin/v1/me/totp", NULL), 403);
+	assert_int_equal(req(f, &f->ua_general, "POST", "/admin/v1/me/totp", NULL), 200);
+	snprintf(b32, sizeof b32, "%s", jstr(f, "secret"));
+	assert_non_null(strstr(jstr(f, "otpauth_uri"), "otpauth://totp/"));
+	assert_int_equal(totp_secret_from_base32(b32, strlen(b32), sec, &len), SUIDO_OK);
+	assert_int_equal(req(f, &f->ua_general, "POST", "/admin/v1/me/totp/confirm",
+			     "{\"code\":\"000000\"}"),
+			 422);
+	/* the next request's clock is f->now + 1000 */
+	assert_int_equal(totp_generate(sec, len, (int64_t)((f->now + 1000) / 1000), code), SUIDO_OK);
+	snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+	assert_int_equal(req(f, &f->ua_general, "POST", "/admin/v1/me/totp/confirm", body), 200);
+	assert_int_equal(list_len(f, "recovery_codes"), TOTP_RECOVERY_COUNT);
+	assert_int_equal(req(f, &f->ua_general, "GET", "/admin/v1/me", NULL), 200);
+	assert_true(json_is_true(json_object_get(f->j, "totp_enrolled")));
+}
+
 static void test_paths_and_methods(void **state)
 {
 	struct fx *f = *state;
@@ -1024,6 +1051,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_general_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_principal_reread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateways_and_totp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_me_totp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_and_methods, setup, teardown),
 	};
 

@@ -113,6 +113,10 @@ static int setup(void **state)
 	snprintf(a.redirect_uris, sizeof a.redirect_uris, "[\"" CB "\", \"" CB2 "\"]");
 	if (registry_app_add(f->r, "config", &a, f->secret, T0, err, sizeof err) != SUIDO_OK)
 		fail_msg("registry_app_add: %s", err);
+	/* the utility's grant is the consent: codes for its users only with it */
+	assert_int_equal(registry_grant_set(f->r, "config", APP, "ua", "{\"all\":true}", T0, err,
+					    sizeof err),
+			 SUIDO_OK);
 	assert_int_equal(password_blocklist_from_text(block, strlen(block), &f->bl, NULL, 0),
 			 SUIDO_OK);
 
@@ -687,6 +691,18 @@ static void test_password_change_and_history(void **state)
 		assert_int_equal(post_change(f, forged, PW1, PW1), 403);
 		assert_null(header(f, "Location"));
 	}
+	/* the proof is bound to this browser's form cookie: from another
+	 * browser (a fresh form) it is refused */
+	{
+		char keep_cookie[sizeof f->login_cookie], keep_csrf[sizeof f->csrf];
+		memcpy(keep_cookie, f->login_cookie, sizeof keep_cookie);
+		memcpy(keep_csrf, f->csrf, sizeof keep_csrf);
+		get_form(f);
+		assert_int_equal(post_change(f, pending, PW1, PW1), 403);
+		assert_null(header(f, "Location"));
+		memcpy(f->login_cookie, keep_cookie, sizeof keep_cookie);
+		memcpy(f->csrf, keep_csrf, sizeof keep_csrf);
+	}
 	/* a good one: signed in, code, state and iss */
 	f->now += 1000;
 	post_change(f, pending, PW1, PW1);
@@ -694,6 +710,17 @@ static void test_password_change_and_history(void **state)
 	assert_true(set_cookie(f, SESSION_COOKIE, f->session, sizeof f->session));
 	assert_int_equal(registry_user_get(f->r, login, &u), SUIDO_OK);
 	assert_int_equal(u.must_change, 0);
+	/* used once: the same proof cannot set another password (must_change is
+	 * gone and the password it was made for changed) */
+	{
+		char keep[sizeof f->session];
+		memcpy(keep, f->session, sizeof keep);
+		f->session[0] = '\0';
+		assert_int_equal(post_change(f, pending, PW2, PW2), 403);
+		assert_null(header(f, "Location"));
+		memcpy(f->session, keep, sizeof keep);
+	}
+
 	/* the one-time password no longer signs in; the new one does */
 	f->session[0] = '\0';
 	assert_int_equal(signin(f, login, otp, NULL, S1), 200);
@@ -731,6 +758,24 @@ static void test_password_change_and_history(void **state)
 }
 
 /* ---- 3. TOTP ------------------------------------------------------------------------ */
+
+/* A user of a utility that has not granted the application: no code
+ * (access_denied), and nothing signed in. */
+static void test_no_grant_no_code(void **state)
+{
+	struct fx *f = *state;
+	char login[REG_ID_MAX], err[256];
+
+	start(f);
+	add_user(f, PW1, login, NULL);
+	assert_int_equal(registry_grant_revoke(f->r, "config", APP, "ua", T0, err, sizeof err),
+			 SUIDO_OK);
+	signin(f, login, PW1, NULL, S1);
+	assert_int_equal(f->res.status, 303);
+	assert_non_null(header(f, "Location"));
+	assert_non_null(strstr(header(f, "Location"), "error=access_denied"));
+	assert_null(strstr(header(f, "Location"), "code="));
+}
 
 static void test_totp(void **state)
 {
@@ -1285,6 +1330,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_password_change_and_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_grant_no_code, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_code_reuse_revokes_family, setup, teardown),
