@@ -46,6 +46,7 @@ Analysis aids (not for reported figures):
 """
 
 import argparse
+import base64
 import ctypes
 import hashlib
 import json
@@ -133,7 +134,11 @@ class Stack:
         self.gateways = gateways
         self.pki = pki  # make_pki(): the gateways are then "format = json" (ingest_sealed)
         self.mqtt_port, self.http_port = free_port(), free_port()
-        self.token = secrets.token_hex(32)
+        # the operator's admin token; self.token, the AP access token of the
+        # bench's application, comes from the platform's OpenID provider once
+        # the platform serves (provision)
+        self.admin_token = secrets.token_hex(32)
+        self.token = None
         self.procs = {}
         self.db = os.path.join(base, "platform", "platform.db")
         self.spool = os.path.join(base, "gateway", "spool")
@@ -192,7 +197,7 @@ log_dest file {self.dir}/log/mosquitto.file.log
         raise BenchError("mosquitto did not listen on %d" % self.mqtt_port)
 
     def start_platform(self):
-        sha = hashlib.sha256(self.token.encode()).hexdigest()
+        sha = hashlib.sha256(self.admin_token.encode()).hexdigest()
         # ingest_plain and gateway_ingest measure the plaintext path (issue 2's
         # figures): the gateways are configured "format = plain" on both sides.
         # ingest_sealed (a Stack with pki) registers them "format = json" with
@@ -217,7 +222,10 @@ host = 127.0.0.1
 port = {self.mqtt_port}
 {security}[utility {self.utility}]
 name = ベンチ市水道局
+[admin]
 api_token_sha256 = {sha}
+[oidc]
+access_ttl_s = 86400
 {gws}""")
         self._start("platform", wrapper("BENCH_PLATFORM_WRAPPER") +
                     [os.path.join(self.build, "suido-platform"), "-c", conf])
@@ -226,11 +234,36 @@ api_token_sha256 = {sha}
             self.check_alive()
             try:
                 if self.metrics().get("mqtt_connected") == 1:
+                    if self.token is None:
+                        self.provision()
                     return
             except OSError:
                 pass
             time.sleep(0.05)
         raise BenchError("platform not serving / not connected; log:\n" + self.log("platform"))
+
+    def provision(self):
+        """A vendor, its application granted the utility, and the
+        application's access token (client credentials) in self.token."""
+        base = "http://127.0.0.1:%d" % self.http_port
+
+        def admin(method, path, body):
+            req = urllib.request.Request(base + "/admin/v1" + path, method=method,
+                                         data=json.dumps(body).encode())
+            req.add_header("Authorization", "Bearer " + self.admin_token)
+            req.add_header("Content-Type", "application/json")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read() or b"null")
+        admin("POST", "/tenants", {"id": "bench-vendor", "kind": "vendor", "name": "bench"})
+        admin("POST", "/links", {"utility": self.utility, "vendor": "bench-vendor"})
+        app = admin("POST", "/applications", {"id": "bench-app", "vendor": "bench-vendor",
+                                              "name": "bench", "redirect_uris": []})
+        admin("PUT", "/utilities/%s/grants/bench-app" % self.utility, {"scope": {"all": True}})
+        req = urllib.request.Request(base + "/oidc/token", data=b"grant_type=client_credentials")
+        req.add_header("Authorization", "Basic " + base64.b64encode(
+            ("bench-app:" + app["client_secret"]).encode()).decode())
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.token = json.loads(r.read())["access_token"]
 
     def start_gateway(self, gateway, gateway_conf=""):
         # the demo mapping masks the billing layout's personal columns

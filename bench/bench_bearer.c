@@ -51,6 +51,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "bench_util.h"
 #include "admin.h"
 #include "api.h"
 #include "metrics.h"
@@ -67,77 +68,6 @@
 #define WARMUP 200
 #define SLICE_S 0.025 /* seconds of one phase before switching to the other */
 #define EMPTY "{\"items\":[]}"
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "bench_bearer: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(70);
-}
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double now_s(void)
-{
-	return clock_s(CLOCK_MONOTONIC);
-}
-
-static double cpu_s(void)
-{
-	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-/* libcurl, resolved at run time. */
-struct curl_api {
-	CURLcode (*global_init)(long);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free_all)(struct curl_slist *);
-};
-
-static void load_curl(struct curl_api *c)
-{
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-
-	if (!h)
-		h = dlopen("libcurl.so", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		die("cannot load libcurl: %s", dlerror());
-#define SYM(field, name)                                                                   \
-	do {                                                                               \
-		c->field = (__typeof__(c->field))dlsym(h, name);                           \
-		if (!c->field)                                                             \
-			die("libcurl has no %s", name);                                    \
-	} while (0)
-	SYM(global_init, "curl_global_init");
-	SYM(easy_init, "curl_easy_init");
-	SYM(easy_setopt, "curl_easy_setopt");
-	SYM(easy_perform, "curl_easy_perform");
-	SYM(easy_getinfo, "curl_easy_getinfo");
-	SYM(easy_cleanup, "curl_easy_cleanup");
-	SYM(easy_strerror, "curl_easy_strerror");
-	SYM(slist_append, "curl_slist_append");
-	SYM(slist_free_all, "curl_slist_free_all");
-#undef SYM
-}
 
 struct body {
 	char data[4096];
@@ -172,14 +102,14 @@ static void populate(const char *path)
 	int rc;
 
 	if (store_open_sqlite(path, &st, err, sizeof err) != SUIDO_OK)
-		die("%s: %s", path, err);
+		bench_die("%s: %s", path, err);
 	rc = store_begin(st);
 	if (rc == SUIDO_OK)
 		rc = store_put_utility(st, UTILITY, "ベンチ市水道局");
 	if (rc == SUIDO_OK)
 		rc = store_commit(st);
 	if (rc != SUIDO_OK)
-		die("populate: %s", suido_strerror(rc));
+		bench_die("populate: %s", suido_strerror(rc));
 	store_close(st);
 }
 
@@ -196,7 +126,7 @@ static void provision(struct registry *r, char secret[REG_SECRET_TEXT], uint64_t
 	snprintf(app.name, sizeof app.name, "ベンチアプリ");
 	snprintf(app.redirect_uris, sizeof app.redirect_uris, "[]");
 	if (registry_tenant_add(r, "config", &t, now, err, sizeof err) != SUIDO_OK)
-		die("tenant: %s", err);
+		bench_die("tenant: %s", err);
 	snprintf(t.id, sizeof t.id, "v");
 	snprintf(t.name, sizeof t.name, "ベンチ株式会社");
 	t.kind = REG_VENDOR;
@@ -205,7 +135,7 @@ static void provision(struct registry *r, char secret[REG_SECRET_TEXT], uint64_t
 	    registry_app_add(r, "config", &app, secret, now, err, sizeof err) != SUIDO_OK ||
 	    registry_grant_set(r, "config", CLIENT, UTILITY, "{\"all\":true}", now, err,
 			       sizeof err) != SUIDO_OK)
-		die("provision: %s", err);
+		bench_die("provision: %s", err);
 }
 
 /* An access token for CLIENT by client credentials at the provider's token
@@ -240,14 +170,14 @@ static char *client_token(struct oidc *o, const char *secret)
 	    (tok = json_string_value(json_object_get(j, "access_token"))))
 		ret = strdup(tok);
 	if (!ret)
-		die("token endpoint: HTTP %u: %.300s", out.status, out.body.data ? out.body.data : "");
+		bench_die("token endpoint: HTTP %u: %.300s", out.status, out.body.data ? out.body.data : "");
 	json_decref(j);
 	http_response_free(&out);
 	return ret;
 }
 
 /* One checked request; returns the new connections curl opened for it. */
-static long request(struct curl_api *c, CURL *h, struct body *b)
+static long request(struct bench_curl *c, CURL *h, struct body *b)
 {
 	long code = 0, nconn = 0;
 	CURLcode rc;
@@ -256,27 +186,12 @@ static long request(struct curl_api *c, CURL *h, struct body *b)
 	b->data[0] = '\0';
 	rc = c->easy_perform(h);
 	if (rc != CURLE_OK)
-		die("GET: %s", c->easy_strerror(rc));
+		bench_die("GET: %s", c->easy_strerror(rc));
 	c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	c->easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
 	if (code != 200 || strcmp(b->data, EMPTY) != 0)
-		die("GET: HTTP %ld: %.300s", code, b->data);
+		bench_die("GET: HTTP %ld: %.300s", code, b->data);
 	return nconn;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[ROUNDS_MAX];
-
-	memcpy(s, v, n * sizeof *v);
-	qsort(s, n, sizeof *s, cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 int main(int argc, char **argv)
@@ -297,7 +212,7 @@ int main(int argc, char **argv)
 	struct api_config ac;
 	struct oidc_principal who;
 	enum jwt_reason why;
-	struct curl_api c;
+	struct bench_curl c;
 	struct curl_slist *hdr = NULL;
 	struct body b;
 	CURL *h;
@@ -311,15 +226,15 @@ int main(int argc, char **argv)
 	}
 	snprintf(db, sizeof db, "%s/platform.log", dir);
 	if (!(log = fopen(db, "a")))
-		die("%s: cannot open", db);
+		bench_die("%s: cannot open", db);
 	log_set_stream(log);
 	if (timeutil_set_zone("Asia/Tokyo") != SUIDO_OK)
-		die("no Asia/Tokyo time zone");
+		bench_die("no Asia/Tokyo time zone");
 	snprintf(db, sizeof db, "%s/platform.db", dir);
 	populate(db);
 	snprintf(regpath, sizeof regpath, "%s/registry.db", dir);
 	if (registry_open(regpath, &reg, err, sizeof err) != SUIDO_OK)
-		die("%s: %s", regpath, err);
+		bench_die("%s: %s", regpath, err);
 	provision(reg, secret, now);
 	ac = (struct api_config){
 		.listen_addr = "127.0.0.1",
@@ -332,9 +247,9 @@ int main(int argc, char **argv)
 		.store_ctx = db,
 	};
 	if (!(m = metrics_new()))
-		die("out of memory");
+		bench_die("out of memory");
 	if (api_start(&ac, m, &api, err, sizeof err) != SUIDO_OK)
-		die("api_start: %s", err);
+		bench_die("api_start: %s", err);
 	snprintf(issuer, sizeof issuer, "http://127.0.0.1:%u", (unsigned)api_port(api));
 	oidc_config_defaults(&oc);
 	snprintf(keys, sizeof keys, "%s/keys", dir);
@@ -342,21 +257,21 @@ int main(int argc, char **argv)
 	oc.keys_dir = keys;
 	oc.registry = reg;
 	if (oidc_create(&oc, now, &oidc, err, sizeof err) != SUIDO_OK)
-		die("oidc_create: %s", err);
+		bench_die("oidc_create: %s", err);
 	if (admin_create(reg, &oc.policy, NULL, issuer, &admin) != SUIDO_OK)
-		die("admin_create: out of memory");
+		bench_die("admin_create: out of memory");
 	api_attach(api, oidc, admin);
 	token = client_token(oidc, secret);
 	if (oidc_check_access_token(oidc, token, strlen(token), (uint64_t)timeutil_now_ms(), &who,
 				    &why) != OIDC_TOKEN_OK ||
 	    strcmp(who.client, CLIENT) != 0 || !oidc_scope_has(who.scope, "ap.read"))
-		die("the provider's token does not check (%s)", jwt_reason_text(why));
+		bench_die("the provider's token does not check (%s)", jwt_reason_text(why));
 
-	load_curl(&c);
+	bench_curl_load(&c);
 	if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(h = c.easy_init()))
-		die("curl init failed");
+		bench_die("curl init failed");
 	if (!(auth = malloc(strlen(token) + 32)))
-		die("out of memory");
+		bench_die("out of memory");
 	sprintf(auth, "Authorization: Bearer %s", token);
 	hdr = c.slist_append(hdr, auth);
 	snprintf(url, sizeof url, "%s/ap/v1/utilities/" UTILITY "/items", issuer);
@@ -375,26 +290,26 @@ int main(int argc, char **argv)
 		/* Slices of SLICE_S each, alternating, so both phases of a round
 		 * see the same load on a shared machine. */
 		while (tc < seconds || tr < seconds) {
-			double t0 = now_s(), c0 = cpu_s(), end = t0 + SLICE_S, t;
+			double t0 = bench_mono_s(), c0 = bench_cpu_s(), end = t0 + SLICE_S, t;
 			do {
 				if (oidc_check_access_token(oidc, token, strlen(token),
 							    (uint64_t)timeutil_now_ms(), &who,
 							    &why) != OIDC_TOKEN_OK)
-					die("oidc_check_access_token refused the token (%s)",
+					bench_die("oidc_check_access_token refused the token (%s)",
 					    jwt_reason_text(why));
 				nc++;
-			} while ((t = now_s()) < end);
+			} while ((t = bench_mono_s()) < end);
 			tc += t - t0;
-			cc += cpu_s() - c0;
-			t0 = now_s();
-			c0 = cpu_s();
+			cc += bench_cpu_s() - c0;
+			t0 = bench_mono_s();
+			c0 = bench_cpu_s();
 			end = t0 + SLICE_S;
 			do {
 				connects += request(&c, h, &b);
 				nr++;
-			} while ((t = now_s()) < end);
+			} while ((t = bench_mono_s()) < end);
 			tr += t - t0;
-			cr += cpu_s() - c0;
+			cr += bench_cpu_s() - c0;
 		}
 		check_us[k] = 1e6 * tc / nc;
 		request_us[k] = 1e6 * tr / nr;
@@ -407,8 +322,8 @@ int main(int argc, char **argv)
 	}
 	printf("check_us=%.2f request_us=%.2f fraction=%.4f check_cpu_us=%.2f request_cpu_us=%.2f "
 	       "cpu_fraction=%.4f checks=%ld requests=%ld connects=%ld token_bytes=%zu fractions=",
-	       median(check_us, rounds), median(request_us, rounds), median(fraction, rounds),
-	       median(check_cpu, rounds), median(request_cpu, rounds), median(cpu_fraction, rounds),
+	       bench_median(check_us, rounds), bench_median(request_us, rounds), bench_median(fraction, rounds),
+	       bench_median(check_cpu, rounds), bench_median(request_cpu, rounds), bench_median(cpu_fraction, rounds),
 	       checks, requests, connects, strlen(token));
 	for (int k = 0; k < rounds; k++)
 		printf("%s%.4f", k ? "," : "", fraction[k]);

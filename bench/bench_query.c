@@ -27,25 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "bench_gen.h"
 #include "suido/error.h"
 #include "suido/store.h"
 
 #define POINTS_PER_DAY 1440
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "bench_query: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(70);
-}
 
 static size_t parse_size(const char *s, const char *what)
 {
@@ -53,7 +40,7 @@ static size_t parse_size(const char *s, const char *what)
 	unsigned long long v = strtoull(s, &end, 10);
 
 	if (*s == '\0' || *end != '\0' || v == 0)
-		die("%s: expected a positive integer, got \"%s\"", what, s);
+		bench_die("%s: expected a positive integer, got \"%s\"", what, s);
 	return (size_t)v;
 }
 
@@ -64,7 +51,7 @@ static int populate(const char *path, const char *utility, const char *gateway, 
 	int rc;
 
 	if (store_open_sqlite(path, &st, err, sizeof err) != SUIDO_OK)
-		die("%s: %s", path, err);
+		bench_die("%s: %s", path, err);
 	rc = store_begin(st);
 	if (rc == SUIDO_OK)
 		rc = store_put_utility(st, utility, "ベンチ市水道局");
@@ -85,49 +72,10 @@ static int populate(const char *path, const char *utility, const char *gateway, 
 	if (rc == SUIDO_OK)
 		rc = store_commit(st);
 	if (rc != SUIDO_OK)
-		die("populate: %s", suido_strerror(rc));
+		bench_die("populate: %s", suido_strerror(rc));
 	store_close(st);
 	printf("items=%zu\npoints=%zu\n", n_items, n_items * 3 * POINTS_PER_DAY);
 	return 0;
-}
-
-/* libcurl, resolved at run time. */
-struct curl_api {
-	CURLcode (*global_init)(long);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free_all)(struct curl_slist *);
-};
-
-static void load_curl(struct curl_api *c)
-{
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-
-	if (!h)
-		h = dlopen("libcurl.so", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		die("cannot load libcurl: %s", dlerror());
-#define SYM(field, name)                                                                   \
-	do {                                                                               \
-		c->field = (__typeof__(c->field))dlsym(h, name);                           \
-		if (!c->field)                                                             \
-			die("libcurl has no %s", name);                              \
-	} while (0)
-	SYM(global_init, "curl_global_init");
-	SYM(easy_init, "curl_easy_init");
-	SYM(easy_setopt, "curl_easy_setopt");
-	SYM(easy_perform, "curl_easy_perform");
-	SYM(easy_getinfo, "curl_easy_getinfo");
-	SYM(easy_cleanup, "curl_easy_cleanup");
-	SYM(easy_strerror, "curl_easy_strerror");
-	SYM(slist_append, "curl_slist_append");
-	SYM(slist_free_all, "curl_slist_free_all");
-#undef SYM
 }
 
 struct body {
@@ -168,15 +116,15 @@ static size_t count(const char *hay, const char *needle)
 static int fetch(const char *base, const char *token, const char *utility, size_t n_items,
 		 const char *from, const char *to, size_t reps)
 {
-	struct curl_api c;
+	struct bench_curl c;
 	struct curl_slist *hdr = NULL;
 	struct body b = {0};
-	char auth[512];
+	char auth[8192]; /* an RS256 access token is about 700 bytes */
 	CURL *h;
 
-	load_curl(&c);
+	bench_curl_load(&c);
 	if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(h = c.easy_init()))
-		die("curl init failed");
+		bench_die("curl init failed");
 	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
 	hdr = c.slist_append(hdr, auth);
 	c.easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -197,7 +145,7 @@ static int fetch(const char *base, const char *token, const char *utility, size_
 			c.easy_setopt(h, CURLOPT_URL, url);
 			rc = c.easy_perform(h);
 			if (rc != CURLE_OK)
-				die("%s: %s", url, c.easy_strerror(rc));
+				bench_die("%s: %s", url, c.easy_strerror(rc));
 			c.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 			c.easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
 			connects += (size_t)nconn;
@@ -210,7 +158,7 @@ static int fetch(const char *base, const char *token, const char *utility, size_
 			if (pass == 0) {
 				size_t n = count(b.data, "{\"t\":");
 				if (n != POINTS_PER_DAY)
-					die("%s: expected %d points, got %zu", url, POINTS_PER_DAY, n);
+					bench_die("%s: expected %d points, got %zu", url, POINTS_PER_DAY, n);
 				points += n;
 			} else {
 				points += POINTS_PER_DAY;

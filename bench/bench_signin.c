@@ -47,6 +47,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "oidc.h"
 #include "registry.h"
 #include "suido/error.h"
@@ -67,33 +68,6 @@ static const char query[] =
 	"client_id=" CLIENT "&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code"
 	"&scope=openid%20profile&state=bench-state&nonce=bench-nonce"
 	"&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "bench_signin: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(70);
-}
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double now_s(void)
-{
-	return clock_s(CLOCK_MONOTONIC);
-}
 
 /* Appends s percent-encoded (all but unreserved). */
 static void pct(struct strbuf *sb, const char *s)
@@ -137,7 +111,7 @@ static const char *sign_in(struct worker *w, double *get_s, double *post_s)
 	struct strbuf body = STRBUF_INIT;
 	char cookie[256], csrf[128];
 	const char *v, *p, *e, *why = NULL;
-	double t0 = now_s(), t1;
+	double t0 = bench_mono_s(), t1;
 
 	memset(&rq, 0, sizeof rq);
 	rq.method = "GET";
@@ -158,7 +132,7 @@ static const char *sign_in(struct worker *w, double *get_s, double *post_s)
 	snprintf(csrf, sizeof csrf, "%.*s", (int)(e - p), p);
 	snprintf(cookie, sizeof cookie, "%.*s", (int)strcspn(v, ";"), v);
 	http_response_free(&out);
-	t1 = now_s();
+	t1 = bench_mono_s();
 	*get_s += t1 - t0;
 
 	strbuf_puts(&body, "csrf=");
@@ -171,7 +145,7 @@ static const char *sign_in(struct worker *w, double *get_s, double *post_s)
 	pct(&body, w->password);
 	strbuf_puts(&body, "&otp=");
 	if (body.failed)
-		die("out of memory");
+		bench_die("out of memory");
 	rq.method = "POST";
 	rq.query = "";
 	rq.content_type = "application/x-www-form-urlencoded";
@@ -184,7 +158,7 @@ static const char *sign_in(struct worker *w, double *get_s, double *post_s)
 	if (out.status != 303 || !(v = header(&out, "Location", REDIRECT "?code=")) ||
 	    !header(&out, "Set-Cookie", SESSION_COOKIE_NAME "="))
 		why = "POST /oidc/authorize did not sign in (no 303 with a code and a session)";
-	*post_s += now_s() - t1;
+	*post_s += bench_mono_s() - t1;
 out:
 	if (why && out.status)
 		fprintf(stderr, "bench_signin: HTTP %u: %.300s\n", out.status,
@@ -197,7 +171,7 @@ out:
 static void *run(void *arg)
 {
 	struct worker *w = arg;
-	double end = now_s() + w->seconds;
+	double end = bench_mono_s() + w->seconds;
 	unsigned char salt[crypto_pwhash_SALTBYTES], key[32];
 
 	randombytes_buf(salt, sizeof salt);
@@ -213,7 +187,7 @@ static void *run(void *arg)
 			break;
 		}
 		w->n++;
-	} while (now_s() < end);
+	} while (bench_mono_s() < end);
 	return NULL;
 }
 
@@ -222,7 +196,7 @@ static void *run(void *arg)
 static double phase(struct worker *w, int threads, int reference, double *cpu_ms)
 {
 	pthread_t th[THREADS_MAX];
-	double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	double t0 = bench_mono_s(), c0 = bench_cpu_s();
 	long n = 0;
 
 	for (int i = 0; i < threads; i++) {
@@ -230,34 +204,19 @@ static double phase(struct worker *w, int threads, int reference, double *cpu_ms
 		w[i].n = 0;
 		w[i].get_s = w[i].post_s = 0;
 		if (pthread_create(&th[i], NULL, run, &w[i]) != 0)
-			die("pthread_create failed");
+			bench_die("pthread_create failed");
 	}
 	for (int i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
-	t0 = now_s() - t0;
-	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	t0 = bench_mono_s() - t0;
+	c0 = bench_cpu_s() - c0;
 	for (int i = 0; i < threads; i++) {
 		if (w[i].failed)
-			die("%s", w[i].failed);
+			bench_die("%s", w[i].failed);
 		n += w[i].n;
 	}
 	*cpu_ms = 1e3 * c0 / n;
 	return n / t0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[ROUNDS_MAX];
-
-	memcpy(s, v, n * sizeof *v);
-	qsort(s, n, sizeof *s, cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 static void print_list(const char *key, const double *v, int n)
@@ -280,14 +239,17 @@ static void provision(struct registry *r, uint64_t now)
 	snprintf(app.name, sizeof app.name, "ベンチアプリ");
 	snprintf(app.redirect_uris, sizeof app.redirect_uris, "[\"" REDIRECT "\"]");
 	if (registry_tenant_add(r, "config", &t, now, err, sizeof err) != SUIDO_OK)
-		die("tenant: %s", err);
+		bench_die("tenant: %s", err);
 	snprintf(t.id, sizeof t.id, "v");
 	snprintf(t.name, sizeof t.name, "ベンチ株式会社");
 	t.kind = REG_VENDOR;
 	if (registry_tenant_add(r, "config", &t, now, err, sizeof err) != SUIDO_OK ||
 	    registry_link_add(r, "config", "bench", "v", now, err, sizeof err) != SUIDO_OK ||
-	    registry_app_add(r, "config", &app, secret, now, err, sizeof err) != SUIDO_OK)
-		die("provision: %s", err);
+	    registry_app_add(r, "config", &app, secret, now, err, sizeof err) != SUIDO_OK ||
+	    /* codes only for users of a utility that granted the client */
+	    registry_grant_set(r, "config", app.id, "bench", "{\"all\":true}", now, err,
+			       sizeof err) != SUIDO_OK)
+		bench_die("provision: %s", err);
 }
 
 /* A user of tenant bench whose password is w->password (must_change 0). */
@@ -304,15 +266,15 @@ static void add_user(struct registry *r, struct password_policy *pol, struct wor
 	snprintf(u.name_kana, sizeof u.name_kana, "すいどう たろう");
 	snprintf(u.name_romaji, sizeof u.name_romaji, "Suido Taro");
 	if (registry_user_add(r, "config", &u, otp, now, err, sizeof err) != SUIDO_OK)
-		die("user: %s", err);
+		bench_die("user: %s", err);
 	snprintf(w->login, sizeof w->login, "%s", u.login);
 	snprintf(w->password, sizeof w->password, "%s%d", pw_base, i);
 	if (registry_user_set_password(r, "config", u.login, w->password, strlen(w->password), pol,
 				       NULL, &reason, now, err, sizeof err) != SUIDO_OK)
-		die("password of %s: %s (reason %d)", u.login, err, reason);
+		bench_die("password of %s: %s (reason %d)", u.login, err, reason);
 	if (registry_user_get(r, u.login, &u) != SUIDO_OK || u.must_change || u.otp_required ||
 	    u.totp_enrolled)
-		die("user %s is not a plain password user", u.login);
+		bench_die("user %s is not a plain password user", u.login);
 	snprintf(w->source, sizeof w->source, "192.0.2.%d", i + 1);
 }
 
@@ -338,14 +300,14 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	if (sodium_init() < 0)
-		die("sodium_init failed");
+		bench_die("sodium_init failed");
 	snprintf(path, sizeof path, "%s/oidc.log", dir);
 	if (!(log = fopen(path, "a")))
-		die("%s: cannot open", path);
+		bench_die("%s: cannot open", path);
 	log_set_stream(log);
 	snprintf(path, sizeof path, "%s/registry.db", dir);
 	if (registry_open(path, &reg, err, sizeof err) != SUIDO_OK)
-		die("%s: %s", path, err);
+		bench_die("%s: %s", path, err);
 	oidc_config_defaults(&oc);
 	provision(reg, now);
 	memset(w, 0, sizeof w);
@@ -356,13 +318,13 @@ int main(int argc, char **argv)
 	oc.keys_dir = keys;
 	oc.registry = reg;
 	if (oidc_create(&oc, now, &oidc, err, sizeof err) != SUIDO_OK)
-		die("oidc_create: %s", err);
+		bench_die("oidc_create: %s", err);
 	for (int i = 0; i < threads; i++) {
 		const char *why;
 		w[i].oidc = oidc;
 		w[i].seconds = seconds;
 		if ((why = sign_in(&w[i], &get_s, &post_s)) != NULL) /* warm-up, checked */
-			die("%s: %s", w[i].login, why);
+			bench_die("%s: %s", w[i].login, why);
 	}
 	for (int k = 0; k < rounds; k++) {
 		ref[k] = phase(w, threads, 1, &cpu_f[k]);
@@ -378,12 +340,12 @@ int main(int argc, char **argv)
 	printf("alg=argon2id opslimit=%u memlimit_mib=%u parallelism=1 threads=%d rounds=%d "
 	       "seconds=%.1f signins_per_s=%.2f hashes_per_s=%.2f ratio=%.3f",
 	       PASSWORD_OPSLIMIT, PASSWORD_MEMLIMIT >> 20, threads, rounds, seconds,
-	       median(ours, rounds), median(ref, rounds), median(ratio, rounds));
+	       bench_median(ours, rounds), bench_median(ref, rounds), bench_median(ratio, rounds));
 	print_list("signins", ours, rounds);
 	print_list("hashes", ref, rounds);
 	print_list("ratios", ratio, rounds);
 	printf(" signin_cpu_ms=%.2f hash_cpu_ms=%.2f get_ms=%.3f post_ms=%.2f\n",
-	       median(cpu_o, rounds), median(cpu_f, rounds), 1e3 * get_s / n, 1e3 * post_s / n);
+	       bench_median(cpu_o, rounds), bench_median(cpu_f, rounds), 1e3 * get_s / n, 1e3 * post_s / n);
 	oidc_free(oidc);
 	registry_close(reg);
 	fclose(log);
