@@ -760,23 +760,12 @@ done:
 
 /* ---- links ---------------------------------------------------------------- */
 
-static int cb_tenant_id(void *ctx, const struct reg_tenant *t)
+static int cb_link(void *ctx, const struct reg_link *l)
 {
-	return json_array_append_new(ctx, json_string(t->id)) == 0 ? 0 : SUIDO_ERR_NOMEM;
-}
-
-/* Ids of the tenants of kind, or only want ("" = all) when it is one. */
-static int tenant_ids(struct call *c, enum reg_kind kind, const char *want, json_t *ids)
-{
-	struct reg_tenant t;
-	int rc;
-
-	if (!*want)
-		return registry_tenant_list(c->a->r, (int)kind, cb_tenant_id, ids);
-	rc = registry_tenant_get(c->a->r, want, &t);
-	if (rc == SUIDO_ERR_NOTFOUND || (rc == SUIDO_OK && t.kind != kind))
-		return SUIDO_OK;
-	return rc == SUIDO_OK ? cb_tenant_id(ids, &t) : rc;
+	return json_array_append_new(ctx, json_pack("{s:s, s:s}", "utility", l->utility, "vendor",
+						      l->vendor)) == 0
+		       ? 0
+		       : SUIDO_ERR_NOMEM;
 }
 
 static json_t *gateway_json(const struct reg_gateway *g)
@@ -871,8 +860,7 @@ static void links(struct call *c)
 	static const char *const q_list[] = {"utility", "vendor", NULL};
 	static const char *const f_add[] = {"utility", "vendor", NULL};
 	char u[REG_ID_MAX], v[REG_ID_MAX], err[256] = "", what[192];
-	json_t *us = NULL, *vs = NULL, *arr = NULL, *o = NULL, *ju, *jv;
-	size_t i, k;
+	json_t *arr = NULL, *o = NULL;
 	int rc;
 
 	if (c->nseg == 3) {
@@ -921,10 +909,7 @@ static void links(struct call *c)
 	if (query_check(c, q_list) != 0 || query_id(c, "utility", u) != 0 ||
 	    query_id(c, "vendor", v) != 0)
 		return;
-	us = json_array();
-	vs = json_array();
-	arr = json_array();
-	if (!us || !vs || !arr) {
+	if (!(arr = json_array())) {
 		nomem(c);
 		goto done;
 	}
@@ -941,33 +926,14 @@ static void links(struct call *c)
 			goto answer;
 		snprintf(v, sizeof v, "%s", c->me.tenant);
 	}
-	/* The registry has no list of links (registry.h): every pair of the
-	 * (filtered) utilities and vendors is asked. Lists are collected first:
-	 * the registry holds its lock during a listing's callbacks. */
-	rc = tenant_ids(c, REG_UTILITY, u, us);
-	if (rc == SUIDO_OK)
-		rc = tenant_ids(c, REG_VENDOR, v, vs);
+	rc = registry_link_list(c->a->r, *u ? u : NULL, *v ? v : NULL, cb_link, arr);
 	if (rc != SUIDO_OK) {
 		reg_fail(c, rc, NULL, "the link list");
 		goto done;
 	}
-	json_array_foreach(us, i, ju) {
-		json_array_foreach(vs, k, jv) {
-			if (registry_linked(c->a->r, json_string_value(ju), json_string_value(jv)) != 1)
-				continue;
-			if (json_array_append_new(arr, json_pack("{s:s, s:s}", "utility",
-								 json_string_value(ju), "vendor",
-								 json_string_value(jv))) != 0) {
-				nomem(c);
-				goto done;
-			}
-		}
-	}
 answer:
 	reply(c, 200, json_pack("{s:O}", "links", arr), NULL);
 done:
-	json_decref(us);
-	json_decref(vs);
 	json_decref(arr);
 }
 

@@ -31,12 +31,12 @@
 enum admin_kind { ADMIN_OPERATOR, ADMIN_USER };
 
 /* Who is asking, as authenticated by api.c: the operator (by the admin
- * token; login and tenant may be empty) or a signed-in user. */
+ * token; login and tenant may be empty) or a signed-in user. A user's role,
+ * disabled state and the rest are read from the registry on every request. */
 struct admin_principal {
 	enum admin_kind kind;
 	char login[REG_ID_MAX];
 	char tenant[REG_ID_MAX];
-	enum reg_role role;
 };
 
 struct admin;

@@ -121,7 +121,7 @@ struct route {
 	const char *utility;
 	const char *item;
 	const struct api_app *app;    /* the calling application's keys (never NULL) */
-	const char *scope;            /* the grant's scope JSON; NULL: all items */
+	const struct reg_scope *scope; /* the grant's scope, parsed; NULL: all items */
 	struct req *rq;
 };
 
@@ -431,14 +431,14 @@ static void put_item_json(struct strbuf *sb, const struct store_item *it)
 struct list_ctx {
 	struct strbuf *sb;
 	size_t n;
-	const char *scope; /* the grant's scope; NULL: every item */
+	const struct reg_scope *scope; /* the grant's scope; NULL: every item */
 };
 
 static int list_cb(void *ctx, const struct store_item *it)
 {
 	struct list_ctx *c = ctx;
 
-	if (c->scope && !registry_scope_allows(c->scope, it->id, it->facility))
+	if (c->scope && !registry_scope_has(c->scope, it->id, it->facility))
 		return 0;
 	if (c->n++)
 		strbuf_putc(c->sb, ',');
@@ -589,14 +589,14 @@ static void get_latest(struct route *rt, struct reply *r)
 struct ids_ctx {
 	struct strbuf ids;
 	size_t n;
-	const char *scope; /* the grant's scope; NULL: every item */
+	const struct reg_scope *scope; /* the grant's scope; NULL: every item */
 };
 
 static int ids_cb(void *ctx, const struct store_item *it)
 {
 	struct ids_ctx *c = ctx;
 
-	if (c->scope && !registry_scope_allows(c->scope, it->id, it->facility))
+	if (c->scope && !registry_scope_has(c->scope, it->id, it->facility))
 		return 0;
 	if (c->n >= LATEST_ITEMS_MAX) {
 		c->ids.failed = 1;
@@ -1286,6 +1286,7 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 	enum jwt_reason why = JWT_VALID;
 	enum oidc_refusal ref;
 	struct reg_grant *grant = NULL;
+	struct reg_scope *scope = NULL;
 	const char *tok = NULL;
 	int post = 0, jose, rc;
 
@@ -1344,14 +1345,10 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		if (!*seg[i])
 			goto not_found;
 	snprintf(acc->utility, sizeof acc->utility, "%s", seg[3]);
-	if (who.user[0]) {
-		struct reg_user u;
-		if (registry_user_get(a->cfg->registry, who.user, &u) != SUIDO_OK ||
-		    strcmp(u.tenant, seg[3]) != 0) {
-			bearer_refuse(r, 403, "insufficient_scope",
-				      "The signed-in user does not belong to this utility.");
-			return;
-		}
+	if (who.user[0] && strcmp(who.tenant, seg[3]) != 0) {
+		bearer_refuse(r, 403, "insufficient_scope",
+			      "The signed-in user does not belong to this utility.");
+		return;
 	}
 	grant = malloc(sizeof *grant);
 	if (!grant) {
@@ -1363,8 +1360,12 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 			      "The application has no grant of this utility's data.");
 		goto out;
 	}
-	/* a scope that allows an id no item can have ("\x01") is {"all":true} */
-	rt.scope = registry_scope_allows(grant->scope, "\x01", "\x01") ? NULL : grant->scope;
+	/* parsed once for the request: a list tests every item against it */
+	if (!(scope = registry_scope_parse(grant->scope))) {
+		reply_error(r, 500, "internal", "The grant's scope cannot be read.");
+		goto out;
+	}
+	rt.scope = registry_scope_all(scope) ? NULL : scope;
 	rt.utility = seg[3];
 	rt.app = find_app(a, who.client);
 	rt.rq = rq;
@@ -1419,7 +1420,7 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		/* An id the scope does not name answers 403 whether or not the item
 		 * exists: a 404 would tell a restricted application which ids the
 		 * utility has outside its grant. */
-		if (rc == SUIDO_ERR_NOTFOUND && !registry_scope_allows(rt.scope, rt.item, "")) {
+		if (rc == SUIDO_ERR_NOTFOUND && !registry_scope_has(rt.scope, rt.item, "")) {
 			bearer_refuse(r, 403, "insufficient_scope",
 				      "The grant does not cover this item.");
 			goto out;
@@ -1428,7 +1429,7 @@ static void serve_ap(struct api *a, struct MHD_Connection *conn, struct req *rq,
 			reply_store_error(r, rc, "No such item.");
 			goto out;
 		}
-		if (!registry_scope_allows(rt.scope, rt.item, fc.facility)) {
+		if (!registry_scope_has(rt.scope, rt.item, fc.facility)) {
 			bearer_refuse(r, 403, "insufficient_scope",
 				      "The grant does not cover this item.");
 			goto out;
@@ -1446,6 +1447,7 @@ not_allowed:
 	r->hname = MHD_HTTP_HEADER_ALLOW;
 	r->hval = "GET, HEAD";
 out:
+	registry_scope_free(scope);
 	free(grant);
 }
 
@@ -1549,7 +1551,6 @@ static const struct admin_principal *admin_caller(struct api *a, struct oidc *oi
 	unsigned char md[32];
 	struct oidc_principal who;
 	enum jwt_reason why;
-	struct reg_user u;
 	int is_operator;
 
 	memset(p, 0, sizeof *p);
@@ -1570,13 +1571,12 @@ static const struct admin_principal *admin_caller(struct api *a, struct oidc *oi
 	 * signed-in administrator's token must not gain the administrator's powers */
 	if (oidc_check_access_token(oidc, tok, len, timeutil_now_ms(), &who, &why) !=
 		    OIDC_TOKEN_OK ||
-	    !who.user[0] || !oidc_is_admin_client(oidc, who.client) ||
-	    registry_user_get(a->cfg->registry, who.user, &u) != SUIDO_OK)
+	    !who.user[0] || !oidc_is_admin_client(oidc, who.client))
 		return NULL;
+	/* the admin module reads the user's role (and more) itself */
 	p->kind = ADMIN_USER;
-	snprintf(p->login, sizeof p->login, "%s", u.login);
-	snprintf(p->tenant, sizeof p->tenant, "%s", u.tenant);
-	p->role = u.role;
+	snprintf(p->login, sizeof p->login, "%s", who.user);
+	snprintf(p->tenant, sizeof p->tenant, "%s", who.tenant);
 	return p;
 }
 

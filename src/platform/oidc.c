@@ -594,6 +594,7 @@ enum oidc_refusal oidc_check_access_token(struct oidc *o, const char *tok, size_
 		struct reg_user u;
 		if (registry_user_get(o->c.registry, p->user, &u) != SUIDO_OK || u.disabled)
 			return OIDC_TOKEN_USER_DISABLED;
+		snprintf(p->tenant, sizeof p->tenant, "%s", u.tenant);
 	}
 	return OIDC_TOKEN_OK;
 }

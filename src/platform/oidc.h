@@ -90,6 +90,7 @@ int oidc_rotate(struct oidc *o, uint64_t now_ms, char *err, size_t errlen);
 struct oidc_principal {
 	char client[REG_ID_MAX];      /* the application (client_id / azp) */
 	char user[REG_ID_MAX];        /* the signed-in user's login; "" for client credentials */
+	char tenant[REG_ID_MAX];      /* the user's tenant, as the registry has it; "" without user */
 	char scope[OIDC_SCOPE_MAX];
 };
 

@@ -424,10 +424,10 @@ static void q_end(sqlite3_stmt *st)
  * is the statement on its first row and the caller ends it with q_end();
  * otherwise the statement is reset here.
  */
-static int q_step(struct registry *r, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+static int q_vstep(struct registry *r, sqlite3_stmt **out, const char *sql, const char *fmt,
+		   va_list ap)
 {
 	sqlite3_stmt *st;
-	va_list ap;
 	int rc;
 
 	if (out)
@@ -435,7 +435,6 @@ static int q_step(struct registry *r, sqlite3_stmt **out, const char *sql, const
 	rc = prep(r, sql, &st);
 	if (rc != SQLITE_OK)
 		return rc;
-	va_start(ap, fmt);
 	for (int i = 1; fmt[i - 1] && rc == SQLITE_OK; i++) {
 		const char *s;
 		const unsigned char *h;
@@ -458,13 +457,23 @@ static int q_step(struct registry *r, sqlite3_stmt **out, const char *sql, const
 			assert(!"bad bind format");
 		}
 	}
-	va_end(ap);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (out && rc == SQLITE_ROW)
 		*out = st;
 	else
 		sqlite3_reset(st);
+	return rc;
+}
+
+static int q_step(struct registry *r, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = q_vstep(r, out, sql, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -481,6 +490,87 @@ static int dberr(struct registry *r, int rc, char *err, size_t errlen)
 		return SUIDO_ERR_NOMEM;
 	return SUIDO_ERR_DB;
 }
+
+/* Fills a record from the current row of a query. */
+typedef void (*row_fn)(sqlite3_stmt *st, void *out);
+
+/* Runs a query of at most one row (sql bound as q_step) under the lock and
+ * fills out with row. SUIDO_OK, SUIDO_ERR_NOTFOUND, SUIDO_ERR_DB. */
+static int get_row(struct registry *r, row_fn row, void *out, const char *sql, const char *fmt,
+		   ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc, ret;
+
+	lock(r);
+	va_start(ap, fmt);
+	rc = q_vstep(r, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc == SQLITE_ROW) {
+		row(st, out);
+		q_end(st);
+		ret = SUIDO_OK;
+	} else {
+		ret = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : dberr(r, rc, NULL, 0);
+	}
+	unlock(r);
+	return ret;
+}
+
+/* A list's caller; each calls its typed callback (see LIST_EMIT). */
+struct emit {
+	int (*each)(const struct emit *e, const void *rec);
+};
+
+/*
+ * Runs a query under the lock; for each row fills rec (size bytes, allocated
+ * here: some records are KiBs) with row and hands it to e->each; a non-zero
+ * return stops and is returned. SUIDO_OK, SUIDO_ERR_DB, SUIDO_ERR_NOMEM. The
+ * callback runs under the registry's lock and must not call the registry.
+ */
+static int list_rows(struct registry *r, row_fn row, size_t size, const struct emit *e,
+		     const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	void *rec = malloc(size);
+	int rc, ret = SUIDO_OK;
+
+	if (!rec)
+		return SUIDO_ERR_NOMEM;
+	lock(r);
+	va_start(ap, fmt);
+	rc = q_vstep(r, &st, sql, fmt, ap);
+	va_end(ap);
+	while (rc == SQLITE_ROW) {
+		row(st, rec);
+		ret = e->each(e, rec);
+		if (ret != 0)
+			break;
+		rc = sqlite3_step(st);
+	}
+	q_end(st);
+	if (ret == SUIDO_OK && rc != SQLITE_DONE)
+		ret = dberr(r, rc, NULL, 0);
+	unlock(r);
+	free(rec);
+	return ret;
+}
+
+/* A struct name holding a typed list callback and its context behind a
+ * struct emit, and name_each calling it: no function pointer is cast. */
+#define LIST_EMIT(name, type)                                                                 \
+	struct name {                                                                         \
+		struct emit e;                                                                \
+		int (*cb)(void *ctx, const type *rec);                                        \
+		void *ctx;                                                                    \
+	};                                                                                    \
+	static int name##_each(const struct emit *e, const void *rec)                        \
+	{                                                                                     \
+		const struct name *x = (const struct name *)e;                                \
+		return x->cb(x->ctx, rec);                                                    \
+	}
 
 /* Runs a statement that answers no row. SUIDO_OK or as dberr. */
 #define EXEC(r, err, errlen, sql, ...)                                                          \
@@ -771,8 +861,10 @@ int registry_tenant_ensure(struct registry *r, const char *actor, const struct r
 	return ret;
 }
 
-static void tenant_row(sqlite3_stmt *st, struct reg_tenant *t)
+static void tenant_row(sqlite3_stmt *st, void *out)
 {
+	struct reg_tenant *t = out;
+
 	memset(t, 0, sizeof *t);
 	copy_col(t->id, sizeof t->id, st, 0);
 	t->kind = (enum reg_kind)sqlite3_column_int(st, 1);
@@ -782,49 +874,23 @@ static void tenant_row(sqlite3_stmt *st, struct reg_tenant *t)
 
 int registry_tenant_get(struct registry *r, const char *id, struct reg_tenant *out)
 {
-	sqlite3_stmt *st;
-	int rc, ret;
-
 	if (!id_ok(id))
 		return SUIDO_ERR_INVALID;
-	lock(r);
-	rc = q_step(r, &st, "SELECT id, kind, name, created_ms FROM tenants WHERE id = ?1", "t",
-		    id);
-	if (rc == SQLITE_ROW) {
-		tenant_row(st, out);
-		q_end(st);
-		ret = SUIDO_OK;
-	} else {
-		ret = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : dberr(r, rc, NULL, 0);
-	}
-	unlock(r);
-	return ret;
+	return get_row(r, tenant_row, out,
+		       "SELECT id, kind, name, created_ms FROM tenants WHERE id = ?1", "t", id);
 }
+
+LIST_EMIT(tenant_emit, struct reg_tenant)
 
 int registry_tenant_list(struct registry *r, int kind,
 			 int (*cb)(void *ctx, const struct reg_tenant *t), void *ctx)
 {
-	struct reg_tenant t;
-	sqlite3_stmt *st;
-	int rc, ret = SUIDO_OK;
+	struct tenant_emit e = {{tenant_emit_each}, cb, ctx};
 
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT id, kind, name, created_ms FROM tenants"
-		    " WHERE ?1 < 0 OR kind = ?1 ORDER BY id",
-		    "i", (int64_t)kind);
-	while (rc == SQLITE_ROW) {
-		tenant_row(st, &t);
-		ret = cb(ctx, &t);
-		if (ret != 0)
-			break;
-		rc = sqlite3_step(st);
-	}
-	q_end(st);
-	if (ret == SUIDO_OK && rc != SQLITE_DONE)
-		ret = dberr(r, rc, NULL, 0);
-	unlock(r);
-	return ret;
+	return list_rows(r, tenant_row, sizeof(struct reg_tenant), &e.e,
+			 "SELECT id, kind, name, created_ms FROM tenants"
+			 " WHERE ?1 < 0 OR kind = ?1 ORDER BY id",
+			 "i", (int64_t)kind);
 }
 
 /* ---- links -------------------------------------------------------------------- */
@@ -912,6 +978,32 @@ int registry_link_remove(struct registry *r, const char *actor, const char *util
 	ret = finish(r, ret, err, errlen);
 	unlock(r);
 	return ret;
+}
+
+static void link_row(sqlite3_stmt *st, void *out)
+{
+	struct reg_link *l = out;
+
+	memset(l, 0, sizeof *l);
+	copy_col(l->utility, sizeof l->utility, st, 0);
+	copy_col(l->vendor, sizeof l->vendor, st, 1);
+	l->created_ms = sqlite3_column_int64(st, 2);
+}
+
+LIST_EMIT(link_emit, struct reg_link)
+
+int registry_link_list(struct registry *r, const char *utility, const char *vendor,
+		       int (*cb)(void *ctx, const struct reg_link *l), void *ctx)
+{
+	struct link_emit e = {{link_emit_each}, cb, ctx};
+
+	if ((utility && !id_ok(utility)) || (vendor && !id_ok(vendor)))
+		return SUIDO_ERR_INVALID;
+	return list_rows(r, link_row, sizeof(struct reg_link), &e.e,
+			 "SELECT utility, vendor, created_ms FROM links"
+			 " WHERE (?1 IS NULL OR utility = ?1) AND (?2 IS NULL OR vendor = ?2)"
+			 " ORDER BY utility, vendor",
+			 "tt", utility, vendor);
 }
 
 int registry_linked(struct registry *r, const char *utility, const char *vendor)
@@ -1195,8 +1287,10 @@ int registry_app_set_revoked(struct registry *r, const char *actor, const char *
 	return ret;
 }
 
-static void app_row(sqlite3_stmt *st, struct reg_app *a)
+static void app_row(sqlite3_stmt *st, void *out)
 {
+	struct reg_app *a = out;
+
 	memset(a, 0, sizeof *a);
 	copy_col(a->id, sizeof a->id, st, 0);
 	copy_col(a->vendor, sizeof a->vendor, st, 1);
@@ -1206,59 +1300,26 @@ static void app_row(sqlite3_stmt *st, struct reg_app *a)
 	a->created_ms = sqlite3_column_int64(st, 5);
 }
 
+#define APP_COLS "SELECT id, vendor, name, redirect_uris, revoked, created_ms FROM apps"
+
 int registry_app_get(struct registry *r, const char *id, struct reg_app *out)
 {
-	sqlite3_stmt *st;
-	int rc, ret;
-
 	if (!id_ok(id))
 		return SUIDO_ERR_INVALID;
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT id, vendor, name, redirect_uris, revoked, created_ms FROM apps"
-		    " WHERE id = ?1",
-		    "t", id);
-	if (rc == SQLITE_ROW) {
-		app_row(st, out);
-		q_end(st);
-		ret = SUIDO_OK;
-	} else {
-		ret = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : dberr(r, rc, NULL, 0);
-	}
-	unlock(r);
-	return ret;
+	return get_row(r, app_row, out, APP_COLS " WHERE id = ?1", "t", id);
 }
+
+LIST_EMIT(app_emit, struct reg_app)
 
 int registry_app_list(struct registry *r, const char *vendor,
 		      int (*cb)(void *ctx, const struct reg_app *a), void *ctx)
 {
-	struct reg_app *a;
-	sqlite3_stmt *st;
-	int rc, ret = SUIDO_OK;
+	struct app_emit e = {{app_emit_each}, cb, ctx};
 
 	if (vendor && !id_ok(vendor))
 		return SUIDO_ERR_INVALID;
-	a = malloc(sizeof *a); /* 4 KiB of URIs: not on the stack */
-	if (!a)
-		return SUIDO_ERR_NOMEM;
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT id, vendor, name, redirect_uris, revoked, created_ms FROM apps"
-		    " WHERE ?1 IS NULL OR vendor = ?1 ORDER BY id",
-		    "t", vendor);
-	while (rc == SQLITE_ROW) {
-		app_row(st, a);
-		ret = cb(ctx, a);
-		if (ret != 0)
-			break;
-		rc = sqlite3_step(st);
-	}
-	q_end(st);
-	if (ret == SUIDO_OK && rc != SQLITE_DONE)
-		ret = dberr(r, rc, NULL, 0);
-	unlock(r);
-	free(a);
-	return ret;
+	return list_rows(r, app_row, sizeof(struct reg_app), &e.e,
+			 APP_COLS " WHERE ?1 IS NULL OR vendor = ?1 ORDER BY id", "t", vendor);
 }
 
 int registry_app_authenticate(struct registry *r, const char *id, const char *secret)
@@ -1354,33 +1415,77 @@ static json_t *scope_load(const char *text, char *err, size_t errlen)
 	return j;
 }
 
-static int in_list(json_t *list, const char *s)
+/* A parsed scope: "all", or the sets of item ids and facility names (JSON
+ * objects used as sets: one look-up per item, however long the lists). */
+struct reg_scope {
+	int all;
+	json_t *items, *facilities;
+};
+
+/* The strings of list as the keys of a new JSON object. */
+static json_t *as_set(json_t *list)
 {
+	json_t *set = json_object(), *e;
 	size_t i;
-	json_t *e;
 
 	json_array_foreach(list, i, e) {
-		if (strcmp(json_string_value(e), s) == 0)
-			return 1;
+		if (set && json_object_set_new(set, json_string_value(e), json_true()) != 0) {
+			json_decref(set);
+			return NULL;
+		}
 	}
-	return 0;
+	return set;
+}
+
+struct reg_scope *registry_scope_parse(const char *scope_json)
+{
+	json_t *j = scope_load(scope_json, NULL, 0), *v;
+	struct reg_scope *s;
+
+	if (!j)
+		return NULL;
+	if (!(s = calloc(1, sizeof *s))) {
+		json_decref(j);
+		return NULL;
+	}
+	s->all = json_is_true(json_object_get(j, "all"));
+	if (!s->all && (((v = json_object_get(j, "items")) && !(s->items = as_set(v))) ||
+			((v = json_object_get(j, "facilities")) && !(s->facilities = as_set(v))))) {
+		registry_scope_free(s);
+		s = NULL;
+	}
+	json_decref(j);
+	return s;
+}
+
+int registry_scope_all(const struct reg_scope *s)
+{
+	return s && s->all;
+}
+
+int registry_scope_has(const struct reg_scope *s, const char *item, const char *facility)
+{
+	if (!s)
+		return 0;
+	return s->all || (item && s->items && json_object_get(s->items, item)) ||
+	       (facility && *facility && s->facilities && json_object_get(s->facilities, facility));
+}
+
+void registry_scope_free(struct reg_scope *s)
+{
+	if (!s)
+		return;
+	json_decref(s->items);
+	json_decref(s->facilities);
+	free(s);
 }
 
 int registry_scope_allows(const char *scope_json, const char *item, const char *facility)
 {
-	json_t *j = scope_load(scope_json, NULL, 0), *v;
-	int ok = 0;
+	struct reg_scope *s = registry_scope_parse(scope_json);
+	int ok = registry_scope_has(s, item, facility);
 
-	if (!j)
-		return 0;
-	if (json_is_true(json_object_get(j, "all")))
-		ok = 1;
-	else if (item && (v = json_object_get(j, "items")) && in_list(v, item))
-		ok = 1;
-	else if (facility && *facility && (v = json_object_get(j, "facilities")) &&
-		 in_list(v, facility))
-		ok = 1;
-	json_decref(j);
+	registry_scope_free(s);
 	return ok;
 }
 
@@ -1489,8 +1594,10 @@ int registry_grant_revoke(struct registry *r, const char *actor, const char *app
 	return ret;
 }
 
-static void grant_row(sqlite3_stmt *st, struct reg_grant *g)
+static void grant_row(sqlite3_stmt *st, void *out)
 {
+	struct reg_grant *g = out;
+
 	memset(g, 0, sizeof *g);
 	copy_col(g->app, sizeof g->app, st, 0);
 	copy_col(g->utility, sizeof g->utility, st, 1);
@@ -1498,64 +1605,34 @@ static void grant_row(sqlite3_stmt *st, struct reg_grant *g)
 	g->granted_ms = sqlite3_column_int64(st, 3);
 }
 
+#define GRANT_COLS                                                                             \
+	"SELECT g.app, g.utility, g.scope, g.granted_ms FROM grants g"                        \
+	" JOIN apps a ON a.id = g.app"
+
 int registry_grant_get(struct registry *r, const char *app, const char *utility,
 		       struct reg_grant *out)
 {
-	sqlite3_stmt *st;
-	int rc, ret;
-
 	if (!id_ok(app) || !id_ok(utility))
 		return SUIDO_ERR_INVALID;
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT g.app, g.utility, g.scope, g.granted_ms FROM grants g"
-		    " JOIN apps a ON a.id = g.app"
-		    " WHERE g.app = ?1 AND g.utility = ?2 AND a.revoked = 0",
-		    "tt", app, utility);
-	if (rc == SQLITE_ROW) {
-		grant_row(st, out);
-		q_end(st);
-		ret = SUIDO_OK;
-	} else {
-		ret = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : dberr(r, rc, NULL, 0);
-	}
-	unlock(r);
-	return ret;
+	return get_row(r, grant_row, out,
+		       GRANT_COLS " WHERE g.app = ?1 AND g.utility = ?2 AND a.revoked = 0", "tt",
+		       app, utility);
 }
 
 /* Lists live grants only (those of revoked applications are not). */
+LIST_EMIT(grant_emit, struct reg_grant)
+
 int registry_grant_list(struct registry *r, const char *app, const char *utility,
 			int (*cb)(void *ctx, const struct reg_grant *g), void *ctx)
 {
-	struct reg_grant *g;
-	sqlite3_stmt *st;
-	int rc, ret = SUIDO_OK;
+	struct grant_emit e = {{grant_emit_each}, cb, ctx};
 
 	if ((app && !id_ok(app)) || (utility && !id_ok(utility)))
 		return SUIDO_ERR_INVALID;
-	g = malloc(sizeof *g); /* 16 KiB of scope */
-	if (!g)
-		return SUIDO_ERR_NOMEM;
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT g.app, g.utility, g.scope, g.granted_ms FROM grants g"
-		    " JOIN apps a ON a.id = g.app"
-		    " WHERE (?1 IS NULL OR g.app = ?1) AND (?2 IS NULL OR g.utility = ?2)"
-		    " AND a.revoked = 0 ORDER BY g.utility, g.app",
-		    "tt", app, utility);
-	while (rc == SQLITE_ROW) {
-		grant_row(st, g);
-		ret = cb(ctx, g);
-		if (ret != 0)
-			break;
-		rc = sqlite3_step(st);
-	}
-	q_end(st);
-	if (ret == SUIDO_OK && rc != SQLITE_DONE)
-		ret = dberr(r, rc, NULL, 0);
-	unlock(r);
-	free(g);
-	return ret;
+	return list_rows(r, grant_row, sizeof(struct reg_grant), &e.e,
+			 GRANT_COLS " WHERE (?1 IS NULL OR g.app = ?1) AND (?2 IS NULL OR"
+				    " g.utility = ?2) AND a.revoked = 0 ORDER BY g.utility, g.app",
+			 "tt", app, utility);
 }
 
 /* ---- users -------------------------------------------------------------------- */
@@ -1705,8 +1782,10 @@ int registry_user_update(struct registry *r, const char *actor, const struct reg
 	" otp_required, totp_secret IS NOT NULL, must_change, disabled, created_ms,"             \
 	" password_set_ms FROM users"
 
-static void user_row(sqlite3_stmt *st, struct reg_user *u)
+static void user_row(sqlite3_stmt *st, void *out)
 {
+	struct reg_user *u = out;
+
 	memset(u, 0, sizeof *u);
 	copy_col(u->login, sizeof u->login, st, 0);
 	copy_col(u->tenant, sizeof u->tenant, st, 1);
@@ -1726,52 +1805,23 @@ static void user_row(sqlite3_stmt *st, struct reg_user *u)
 
 int registry_user_get(struct registry *r, const char *login, struct reg_user *out)
 {
-	sqlite3_stmt *st;
-	int rc, ret;
-
 	if (!id_ok(login))
 		return SUIDO_ERR_INVALID;
-	lock(r);
-	rc = q_step(r, &st, USER_COLS " WHERE login = ?1", "t", login);
-	if (rc == SQLITE_ROW) {
-		user_row(st, out);
-		q_end(st);
-		ret = SUIDO_OK;
-	} else {
-		ret = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : dberr(r, rc, NULL, 0);
-	}
-	unlock(r);
-	return ret;
+	return get_row(r, user_row, out, USER_COLS " WHERE login = ?1", "t", login);
 }
+
+LIST_EMIT(user_emit, struct reg_user)
 
 int registry_user_list(struct registry *r, const char *tenant,
 		       int (*cb)(void *ctx, const struct reg_user *u), void *ctx)
 {
-	struct reg_user *u;
-	sqlite3_stmt *st;
-	int rc, ret = SUIDO_OK;
+	struct user_emit e = {{user_emit_each}, cb, ctx};
 
 	if (tenant && !id_ok(tenant))
 		return SUIDO_ERR_INVALID;
-	u = malloc(sizeof *u);
-	if (!u)
-		return SUIDO_ERR_NOMEM;
-	lock(r);
-	rc = q_step(r, &st, USER_COLS " WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, num", "t",
-		    tenant);
-	while (rc == SQLITE_ROW) {
-		user_row(st, u);
-		ret = cb(ctx, u);
-		if (ret != 0)
-			break;
-		rc = sqlite3_step(st);
-	}
-	q_end(st);
-	if (ret == SUIDO_OK && rc != SQLITE_DONE)
-		ret = dberr(r, rc, NULL, 0);
-	unlock(r);
-	free(u);
-	return ret;
+	return list_rows(r, user_row, sizeof(struct reg_user), &e.e,
+			 USER_COLS " WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, num", "t",
+			 tenant);
 }
 
 /* Replaces the password hash old of login by new in the current
@@ -2632,37 +2682,33 @@ int registry_audit(struct registry *r, const char *actor, const char *action,
 	return ret;
 }
 
+/* The row's text stays the statement's: valid until the next step, i.e.
+ * for the callback's length. */
+static void audit_row(sqlite3_stmt *st, void *out)
+{
+	struct reg_audit *a = out;
+
+	a->seq = sqlite3_column_int64(st, 0);
+	a->at_ms = sqlite3_column_int64(st, 1);
+	a->actor = (const char *)sqlite3_column_text(st, 2);
+	a->action = (const char *)sqlite3_column_text(st, 3);
+	a->target = (const char *)sqlite3_column_text(st, 4);
+	a->detail = (const char *)sqlite3_column_text(st, 5);
+}
+
+LIST_EMIT(audit_emit, struct reg_audit)
+
 int registry_audit_list(struct registry *r, int64_t after, size_t limit,
 			int (*cb)(void *ctx, const struct reg_audit *a), void *ctx)
 {
-	struct reg_audit a;
-	sqlite3_stmt *st;
-	int rc, ret = SUIDO_OK;
+	struct audit_emit e = {{audit_emit_each}, cb, ctx};
 
 	if (limit == 0)
 		return SUIDO_OK;
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT seq, at_ms, actor, action, target, detail FROM audit"
-		    " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-		    "ii", after, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
-	while (rc == SQLITE_ROW) {
-		a.seq = sqlite3_column_int64(st, 0);
-		a.at_ms = sqlite3_column_int64(st, 1);
-		a.actor = (const char *)sqlite3_column_text(st, 2);
-		a.action = (const char *)sqlite3_column_text(st, 3);
-		a.target = (const char *)sqlite3_column_text(st, 4);
-		a.detail = (const char *)sqlite3_column_text(st, 5);
-		ret = cb(ctx, &a);
-		if (ret != 0)
-			break;
-		rc = sqlite3_step(st);
-	}
-	q_end(st);
-	if (ret == SUIDO_OK && rc != SQLITE_DONE)
-		ret = dberr(r, rc, NULL, 0);
-	unlock(r);
-	return ret;
+	return list_rows(r, audit_row, sizeof(struct reg_audit), &e.e,
+			 "SELECT seq, at_ms, actor, action, target, detail FROM audit"
+			 " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+			 "ii", after, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
 }
 
 /* ---- gateways ------------------------------------------------------------------ */
@@ -2770,8 +2816,10 @@ int registry_gateway_set_vendor(struct registry *r, const char *actor, const cha
 	return ret;
 }
 
-static void gateway_row(sqlite3_stmt *st, struct reg_gateway *g)
+static void gateway_row(sqlite3_stmt *st, void *out)
 {
+	struct reg_gateway *g = out;
+
 	memset(g, 0, sizeof *g);
 	copy_col(g->id, sizeof g->id, st, 0);
 	copy_col(g->utility, sizeof g->utility, st, 1);
@@ -2779,50 +2827,22 @@ static void gateway_row(sqlite3_stmt *st, struct reg_gateway *g)
 	g->created_ms = sqlite3_column_int64(st, 3);
 }
 
+#define GATEWAY_COLS "SELECT id, utility, COALESCE(vendor, ''), created_ms FROM gateways"
+
 int registry_gateway_get(struct registry *r, const char *id, struct reg_gateway *out)
 {
-	sqlite3_stmt *st;
-	int rc, ret;
-
 	if (!gateway_id_ok(id))
 		return SUIDO_ERR_NOTFOUND;
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT id, utility, COALESCE(vendor, ''), created_ms FROM gateways WHERE id = ?1",
-		    "t", id);
-	if (rc == SQLITE_ROW) {
-		gateway_row(st, out);
-		q_end(st);
-		ret = SUIDO_OK;
-	} else {
-		ret = rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND : dberr(r, rc, NULL, 0);
-	}
-	unlock(r);
-	return ret;
+	return get_row(r, gateway_row, out, GATEWAY_COLS " WHERE id = ?1", "t", id);
 }
+
+LIST_EMIT(gateway_emit, struct reg_gateway)
 
 int registry_gateway_list(struct registry *r, const char *utility,
 			  int (*cb)(void *ctx, const struct reg_gateway *g), void *ctx)
 {
-	struct reg_gateway g;
-	sqlite3_stmt *st;
-	int rc, ret = SUIDO_OK;
+	struct gateway_emit e = {{gateway_emit_each}, cb, ctx};
 
-	lock(r);
-	rc = q_step(r, &st,
-		    "SELECT id, utility, COALESCE(vendor, ''), created_ms FROM gateways"
-		    " WHERE ?1 IS NULL OR utility = ?1 ORDER BY id",
-		    "t", utility);
-	while (rc == SQLITE_ROW) {
-		gateway_row(st, &g);
-		ret = cb(ctx, &g);
-		if (ret != 0)
-			break;
-		rc = sqlite3_step(st);
-	}
-	q_end(st);
-	if (ret == SUIDO_OK && rc != SQLITE_DONE)
-		ret = dberr(r, rc, NULL, 0);
-	unlock(r);
-	return ret;
+	return list_rows(r, gateway_row, sizeof(struct reg_gateway), &e.e,
+			 GATEWAY_COLS " WHERE ?1 IS NULL OR utility = ?1 ORDER BY id", "t", utility);
 }

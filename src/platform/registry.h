@@ -20,6 +20,9 @@
  * passwords only as Argon2id PHC strings (password.h); TOTP secrets and
  * recovery codes per totp.h. Nothing secret is ever logged or put in err.
  *
+ * List calls (registry_*_list) run their callback under the registry's lock:
+ * a callback must not call the registry.
+ *
  * Errors: SUIDO_OK; SUIDO_ERR_INVALID (a malformed argument: bad id syntax,
  * over a length cap, unknown kind) with detail in err; SUIDO_ERR_NOTFOUND;
  * SUIDO_ERR_EXISTS; SUIDO_ERR_PERM (refused by a rule: wrong tenant kind,
@@ -94,6 +97,16 @@ int registry_link_add(struct registry *r, const char *actor, const char *utility
 		      const char *vendor, uint64_t now_ms, char *err, size_t errlen);
 int registry_link_remove(struct registry *r, const char *actor, const char *utility,
 			 const char *vendor, uint64_t now_ms, char *err, size_t errlen);
+struct reg_link {
+	char utility[REG_ID_MAX];
+	char vendor[REG_ID_MAX];
+	int64_t created_ms;
+};
+/* Calls cb for each link of utility and/or vendor (NULL: any), by utility
+ * then vendor. */
+int registry_link_list(struct registry *r, const char *utility, const char *vendor,
+		       int (*cb)(void *ctx, const struct reg_link *l), void *ctx);
+
 /* 1 when linked, 0 when not (a database error reads as "not linked"). */
 int registry_linked(struct registry *r, const char *utility, const char *vendor);
 
@@ -161,10 +174,21 @@ int registry_grant_get(struct registry *r, const char *app, const char *utility,
 int registry_grant_list(struct registry *r, const char *app /* NULL: any */,
 			const char *utility /* NULL: any */,
 			int (*cb)(void *ctx, const struct reg_grant *g), void *ctx);
-/* 1 when item (with its facility, "" when none) is within scope_json, else 0.
- * Pure: parses the scope each call (callers cache the parsed scope per
- * request when they test many items). */
+/* 1 when item (with its facility, "" when none) is within scope_json, else 0
+ * (also for a malformed scope). Parses the scope each call: a caller testing
+ * many items parses it once with registry_scope_parse. */
 int registry_scope_allows(const char *scope_json, const char *item, const char *facility);
+
+/* A scope parsed once. registry_scope_parse returns NULL for a malformed
+ * scope or out of memory (then nothing is allowed); free with
+ * registry_scope_free (tolerates NULL). registry_scope_all is 1 for
+ * {"all":true}; registry_scope_has is registry_scope_allows on the parsed
+ * scope, one hash look-up per list. */
+struct reg_scope;
+struct reg_scope *registry_scope_parse(const char *scope_json);
+int registry_scope_all(const struct reg_scope *s);
+int registry_scope_has(const struct reg_scope *s, const char *item, const char *facility);
+void registry_scope_free(struct reg_scope *s);
 
 /* ---- users ---------------------------------------------------------------- */
 

@@ -77,7 +77,6 @@ static void add_user(struct fx *f, const char *tenant, enum reg_role role,
 		p->kind = ADMIN_USER;
 		snprintf(p->login, sizeof p->login, "%s", u.login);
 		snprintf(p->tenant, sizeof p->tenant, "%s", tenant);
-		p->role = role;
 	}
 }
 

@@ -229,6 +229,27 @@ static void test_scope(void **state)
 	assert_false(registry_scope_allows("{\"facilities\":[\"浄水場\"]}", "c", ""));
 	assert_false(registry_scope_allows("{\"facilities\":[\"浄水場\"]}", "c", "配水池"));
 	assert_false(registry_scope_allows("{}", "c", "f"));
+	/* parsed once: all, sets, malformed */
+	{
+		struct reg_scope *all = registry_scope_parse("{\"all\":true}");
+		struct reg_scope *some = registry_scope_parse(
+			"{\"items\":[\"a\",\"b\"],\"facilities\":[\"浄水場\"]}");
+		assert_non_null(all);
+		assert_non_null(some);
+		assert_true(registry_scope_all(all));
+		assert_false(registry_scope_all(some));
+		assert_true(registry_scope_has(all, "zz", ""));
+		assert_true(registry_scope_has(some, "a", ""));
+		assert_true(registry_scope_has(some, "q", "浄水場"));
+		assert_false(registry_scope_has(some, "q", "配水池"));
+		assert_false(registry_scope_has(some, "q", ""));
+		assert_null(registry_scope_parse("{\"all\":1}"));
+		assert_false(registry_scope_has(NULL, "a", ""));
+		assert_false(registry_scope_all(NULL));
+		registry_scope_free(all);
+		registry_scope_free(some);
+		registry_scope_free(NULL);
+	}
 
 	const char *bad[] = {
 		"{\"all\":false}",
@@ -260,6 +281,13 @@ static void test_scope(void **state)
 	free(big);
 }
 
+static int count_link(void *ctx, const struct reg_link *l)
+{
+	assert_true(strcmp(l->utility, "tokyo") == 0 || strcmp(l->vendor, "beta") == 0);
+	(*(int *)ctx)++;
+	return 0;
+}
+
 static void test_links_grants(void **state)
 {
 	struct fix *f = *state;
@@ -286,6 +314,21 @@ static void test_links_grants(void **state)
 	assert_int_equal(registry_linked(f->r, "tokyo", "acme"), 1);
 	assert_int_equal(registry_linked(f->r, "osaka", "acme"), 0);
 	assert_int_equal(registry_linked(f->r, "tokyo", "beta"), 0);
+	{
+		int n = 0;
+		assert_int_equal(registry_link_add(f->r, OP, "osaka", "beta", T0, err, sizeof err),
+				 SUIDO_OK);
+		assert_int_equal(registry_link_list(f->r, NULL, NULL, count_link, &n), SUIDO_OK);
+		assert_int_equal(n, 2);
+		n = 0;
+		assert_int_equal(registry_link_list(f->r, "tokyo", NULL, count_link, &n), SUIDO_OK);
+		assert_int_equal(n, 1);
+		n = 0;
+		assert_int_equal(registry_link_list(f->r, "tokyo", "beta", count_link, &n), SUIDO_OK);
+		assert_int_equal(n, 0);
+		assert_int_equal(registry_link_remove(f->r, OP, "osaka", "beta", T0, err, sizeof err),
+				 SUIDO_OK);
+	}
 
 	/* Only a vendor owns applications. */
 	snprintf(a.id, sizeof a.id, "meter");
