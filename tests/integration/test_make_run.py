@@ -98,6 +98,24 @@ def main():
         assert st == 200 and body["items"], (st, body)
         print("demo user %s signed in (password + TOTP) and read %d items" %
               (endpoints["SUIDO_DEMO_USER"], len(body["items"])))
+        # `suido app client-config` (the vendor's configuration, keycloak.json's
+        # role) against the real platform: a new secret that works, the old one
+        # refused at once
+        cfgfile = os.path.join(var, "run", "demo-app-new.json")
+        r = subprocess.run([h.SUIDO, "app", "client-config", "demo-app", "--out", cfgfile],
+                           env=dict(os.environ, **{k: endpoints[k] for k in
+                                                   ("SUIDO_ADMIN_URL", "SUIDO_ADMIN_TOKEN",
+                                                    "SUIDO_API_CA")}),
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        conf = json.load(open(cfgfile))
+        assert conf["issuer"] == issuer and conf["client_id"] == "demo-app", conf
+        assert oct(os.stat(cfgfile).st_mode & 0o777) == "0o600", oct(os.stat(cfgfile).st_mode)
+        st, _ = h.Stack.oidc_token(ns, "demo-app", conf["client_secret"])
+        assert st == 200, st
+        st, _ = h.Stack.oidc_token(ns, "demo-app", endpoints["SUIDO_DEMO_CLIENT_SECRET"])
+        assert st == 401, st
+        print("suido app client-config: a new secret that works; the old one refused")
         if os.getuid() == 0:
             # FTP intake (root only: chroot, PAM): the demo account delivers a
             # sample again and fetches its receipt over FTP: a duplicate

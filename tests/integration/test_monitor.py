@@ -16,10 +16,7 @@ real gateway.
   resend fills it: every value is served again, exactly, with no operator
   action."""
 
-import hashlib
-import json
 import os
-import secrets
 import shutil
 import signal
 import sqlite3
