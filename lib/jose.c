@@ -21,6 +21,7 @@
  * opening a message costs one RSA private operation and little else.
  */
 #include "suido/jose.h"
+#include "suido/b64url.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,83 +89,6 @@ static const char *printable(const char *s, char *buf, size_t buflen)
 	return buf;
 }
 
-static size_t b64u_enclen(size_t n)
-{
-	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-}
-
-static size_t b64u_declen(size_t n)
-{
-	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-}
-
-/* Base64url decoding by four tables, one per position in a group of four
- * characters: the entry is the character's 6 bits already shifted into
- * place in the group's 24 bits, or B64U_BAD for a byte outside the alphabet,
- * so that a group decodes with four lookups and three ORs, and a single
- * test on the OR of all groups tells whether every byte belonged. The
- * tables are constant expressions, made by the preprocessor. */
-#define B64U_BAD 0x01000000u
-#define B64U_VAL(c)                                                                            \
-	((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                \
-	 : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                           \
-	 : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                           \
-	 : (c) == '-'               ? 62                                                       \
-	 : (c) == '_'               ? 63                                                       \
-				    : -1)
-#define B64U_AT(c, shift) (B64U_VAL(c) < 0 ? B64U_BAD : (uint32_t)B64U_VAL(c) << (shift))
-#define B64U_4(s, c) B64U_AT(c, s), B64U_AT(c + 1, s), B64U_AT(c + 2, s), B64U_AT(c + 3, s)
-#define B64U_16(s, c) B64U_4(s, c), B64U_4(s, c + 4), B64U_4(s, c + 8), B64U_4(s, c + 12)
-#define B64U_64(s, c) B64U_16(s, c), B64U_16(s, c + 16), B64U_16(s, c + 32), B64U_16(s, c + 48)
-#define B64U_TABLE(s) {B64U_64(s, 0), B64U_64(s, 64), B64U_64(s, 128), B64U_64(s, 192)}
-
-static const uint32_t b64u_d0[256] = B64U_TABLE(18), b64u_d1[256] = B64U_TABLE(12),
-		      b64u_d2[256] = B64U_TABLE(6), b64u_d3[256] = B64U_TABLE(0);
-
-/* Decodes a part that passed b64u_valid into out[b64u_declen(p->n)].
- * Returns 0 when a byte is outside the alphabet (out then holds garbage). */
-static int b64u_decode(const struct part *p, uint8_t *out)
-{
-	const unsigned char *s = (const unsigned char *)p->s;
-	size_t i = 0, n = p->n;
-	uint32_t acc = 0, x;
-
-	for (; i + 4 <= n; i += 4, out += 3) {
-		x = b64u_d0[s[i]] | b64u_d1[s[i + 1]] | b64u_d2[s[i + 2]] | b64u_d3[s[i + 3]];
-		acc |= x;
-		out[0] = (uint8_t)(x >> 16);
-		out[1] = (uint8_t)(x >> 8);
-		out[2] = (uint8_t)x;
-	}
-	if (n - i >= 2) { /* b64u_valid refused a remainder of 1 */
-		x = b64u_d0[s[i]] | b64u_d1[s[i + 1]] | (n - i == 3 ? b64u_d2[s[i + 2]] : 0);
-		acc |= x;
-		out[0] = (uint8_t)(x >> 16);
-		if (n - i == 3)
-			out[1] = (uint8_t)(x >> 8);
-	}
-	return !(acc & B64U_BAD);
-}
-
-/* Unpadded base64url in canonical form: no "=", no length that no byte
- * count encodes to, and zero bits after the last byte — so that no two
- * strings decode to the same bytes and a token cannot be altered unnoticed.
- * The alphabet is enforced by b64u_decode, through which every part goes
- * (one table lookup per byte, done once). */
-static int b64u_valid(const struct part *p)
-{
-	int last;
-
-	if (p->n % 4 == 1 || memchr(p->s, '=', p->n))
-		return 0;
-	if (p->n % 4 == 0)
-		return 1;
-	last = (int)(b64u_d3[(unsigned char)p->s[p->n - 1]] & 0x3f); /* 0 when not base64url */
-	if (p->n % 4 == 2)
-		return (last & 0x0f) == 0;
-	return (last & 0x03) == 0;
-}
-
 /* Splits s[len] at its dots into exactly nparts base64url parts. */
 static int split(const char *what, const char *s, size_t len, struct part *parts, size_t nparts,
 		 char *err, size_t errlen)
@@ -190,7 +114,7 @@ static int split(const char *what, const char *s, size_t len, struct part *parts
 		}
 		parts[k].s = p;
 		parts[k].n = (size_t)((dot ? dot : end) - p);
-		if (!b64u_valid(&parts[k])) {
+		if (!b64url_canonical(parts[k].s, parts[k].n)) {
 			suido_errf(err, errlen, "%s: part %zu is not canonical base64url", what, k + 1);
 			return SUIDO_ERR_INVALID;
 		}
@@ -213,7 +137,7 @@ static int parse_header(const char *what, const struct part *p, json_t **out, ch
 			size_t errlen)
 {
 	uint8_t *raw = NULL;
-	size_t rawlen = b64u_declen(p->n);
+	size_t rawlen = b64url_decoded_len(p->n);
 	json_error_t je;
 	json_t *h = NULL;
 	int rc;
@@ -227,7 +151,7 @@ static int parse_header(const char *what, const struct part *p, json_t **out, ch
 		suido_errf(err, errlen, "%s: out of memory", what);
 		return SUIDO_ERR_NOMEM;
 	}
-	if (!b64u_decode(p, raw)) {
+	if (!b64url_decode(p->s, p->n, raw)) {
 		suido_errf(err, errlen, "%s: protected header: bad base64url", what);
 		rc = SUIDO_ERR_INVALID;
 		goto out;
@@ -505,7 +429,7 @@ int jose_sign(const void *payload, size_t len, const struct jose_key *signer, co
 		return SUIDO_ERR_INVALID;
 	}
 	/* Refuse before the work when the payload part alone is too long. */
-	if (len > max || b64u_enclen(len) + 2 + b64u_enclen(signer->mod_bytes) > max) {
+	if (len > max || b64url_encoded_len(len) + 2 + b64url_encoded_len(signer->mod_bytes) > max) {
 		suido_errf(err, errlen, "jws: a payload of %zu bytes exceeds the limit of %zu", len,
 			   max);
 		return SUIDO_ERR_LIMIT;
@@ -626,22 +550,22 @@ static int verify_impl(const char *jws, size_t len, const struct jose_key *signe
 			goto out;
 		}
 	}
-	if (b64u_declen(p[2].n) != key->mod_bytes) {
+	if (b64url_decoded_len(p[2].n) != key->mod_bytes) {
 		suido_errf(err, errlen, "jws: signature of %zu bytes, the key's modulus has %zu",
-			   b64u_declen(p[2].n), key->mod_bytes);
+			   b64url_decoded_len(p[2].n), key->mod_bytes);
 		rc = SUIDO_ERR_INVALID;
 		goto out;
 	}
 	/* The payload is decoded once, into the buffer handed out, and before
 	 * the signature is checked: a token that is not base64url is
 	 * SUIDO_ERR_INVALID whatever its signature. */
-	pllen = b64u_declen(p[1].n);
+	pllen = b64url_decoded_len(p[1].n);
 	if (!(pl = malloc(pllen + 1))) {
 		rc = SUIDO_ERR_NOMEM;
 		suido_errf(err, errlen, "jws: out of memory");
 		goto out;
 	}
-	if (!b64u_decode(&p[1], pl) || !b64u_decode(&p[2], sig)) {
+	if (!b64url_decode(p[1].s, p[1].n, pl) || !b64url_decode(p[2].s, p[2].n, sig)) {
 		rc = SUIDO_ERR_INVALID;
 		suido_errf(err, errlen, "jws: payload or signature is not base64url");
 		goto out;
@@ -699,8 +623,8 @@ int jose_encrypt(const void *plaintext, size_t len, const struct jose_key *recip
 		return SUIDO_ERR_INVALID;
 	}
 	ctlen = (len / CBC_IV_LEN + 1) * CBC_IV_LEN; /* PKCS#7 always pads */
-	if (len > max || b64u_enclen(ctlen) + b64u_enclen(recipient->mod_bytes) + 4 +
-				 b64u_enclen(CBC_IV_LEN) + b64u_enclen(CBC_TAG_LEN) >
+	if (len > max || b64url_encoded_len(ctlen) + b64url_encoded_len(recipient->mod_bytes) + 4 +
+				 b64url_encoded_len(CBC_IV_LEN) + b64url_encoded_len(CBC_TAG_LEN) >
 			 max) {
 		suido_errf(err, errlen, "jwe: a plaintext of %zu bytes exceeds the limit of %zu",
 			   len, max);
@@ -767,7 +691,7 @@ static int cbc_hs256_open(const struct jose_key *rcpt, const struct part *p, uin
 	uint8_t ek[RSA_MAX_BITS / 8], raw[RSA_MAX_BITS / 8], rnd[2 * CBC_KEY_LEN];
 	uint8_t cek[2 * CBC_KEY_LEN], iv[CBC_IV_LEN], tag[CBC_TAG_LEN], mac[EVP_MAX_MD_SIZE], al[8];
 	uint64_t aad_bits = (uint64_t)p[0].n * 8;
-	size_t rawlen = sizeof raw, ctlen = b64u_declen(p[3].n), maclen = 0;
+	size_t rawlen = sizeof raw, ctlen = b64url_decoded_len(p[3].n), maclen = 0;
 	EVP_PKEY_CTX *pc = NULL;
 	EVP_MAC_CTX *mc = NULL;
 	EVP_CIPHER_CTX *cc = NULL;
@@ -785,8 +709,8 @@ static int cbc_hs256_open(const struct jose_key *rcpt, const struct part *p, uin
 		suido_errf(err, errlen, "jwe: out of memory");
 		return SUIDO_ERR_NOMEM;
 	}
-	if (!b64u_decode(&p[1], ek) || !b64u_decode(&p[2], iv) || !b64u_decode(&p[3], ct) ||
-	    !b64u_decode(&p[4], tag)) {
+	if (!b64url_decode(p[1].s, p[1].n, ek) || !b64url_decode(p[2].s, p[2].n, iv) ||
+	    !b64url_decode(p[3].s, p[3].n, ct) || !b64url_decode(p[4].s, p[4].n, tag)) {
 		suido_errf(err, errlen, "jwe: a part is not base64url");
 		free(ct);
 		return SUIDO_ERR_INVALID;
@@ -918,20 +842,20 @@ static int decrypt_impl(const char *jwe, size_t len, const struct jose_key *reci
 	}
 	/* The lengths the algorithms and the key imply: cbc_hs256_open decodes
 	 * into buffers of these sizes. */
-	ct = b64u_declen(p[3].n);
-	if (b64u_declen(p[1].n) != recipient->mod_bytes) {
+	ct = b64url_decoded_len(p[3].n);
+	if (b64url_decoded_len(p[1].n) != recipient->mod_bytes) {
 		suido_errf(err, errlen, "jwe: encrypted key of %zu bytes, the key's modulus has %zu",
-			   b64u_declen(p[1].n), recipient->mod_bytes);
+			   b64url_decoded_len(p[1].n), recipient->mod_bytes);
 		rc = SUIDO_ERR_INVALID;
-	} else if (b64u_declen(p[2].n) != CBC_IV_LEN) {
-		suido_errf(err, errlen, "jwe: IV of %zu bytes, not %d", b64u_declen(p[2].n),
+	} else if (b64url_decoded_len(p[2].n) != CBC_IV_LEN) {
+		suido_errf(err, errlen, "jwe: IV of %zu bytes, not %d", b64url_decoded_len(p[2].n),
 			   CBC_IV_LEN);
 		rc = SUIDO_ERR_INVALID;
 	} else if (ct == 0 || ct % CBC_IV_LEN) {
 		suido_errf(err, errlen, "jwe: ciphertext of %zu bytes is not whole AES blocks", ct);
 		rc = SUIDO_ERR_INVALID;
-	} else if (b64u_declen(p[4].n) != CBC_TAG_LEN) {
-		suido_errf(err, errlen, "jwe: tag of %zu bytes, not %d", b64u_declen(p[4].n),
+	} else if (b64url_decoded_len(p[4].n) != CBC_TAG_LEN) {
+		suido_errf(err, errlen, "jwe: tag of %zu bytes, not %d", b64url_decoded_len(p[4].n),
 			   CBC_TAG_LEN);
 		rc = SUIDO_ERR_INVALID;
 	}

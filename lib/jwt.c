@@ -14,6 +14,7 @@
  * public ones built from a JWK's n and e with EVP_PKEY_fromdata.
  */
 #include "suido/jwt.h"
+#include "suido/b64url.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -57,114 +58,25 @@ struct part {
 	size_t n;
 };
 
-/* ---- base64url ---- */
+/* ---- base64url (b64url.h) ---- */
 
-static const char B64U[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64u_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-static size_t b64u_enclen(size_t n)
-{
-	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-}
-
-static size_t b64u_declen(size_t n)
-{
-	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-}
-
-size_t jwt_b64url_encode(const unsigned char *in, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0, need = b64u_enclen(len);
-	uint32_t x;
-
-	if (len > (SIZE_MAX - 4) / 4 * 3 || !out || outlen < need + 1)
-		return 0;
-	for (i = 0; i + 3 <= len; i += 3) {
-		x = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = B64U[x >> 18 & 63];
-		out[o++] = B64U[x >> 12 & 63];
-		out[o++] = B64U[x >> 6 & 63];
-		out[o++] = B64U[x & 63];
-	}
-	if (len - i == 1) {
-		x = (uint32_t)in[i] << 16;
-		out[o++] = B64U[x >> 18 & 63];
-		out[o++] = B64U[x >> 12 & 63];
-	} else if (len - i == 2) {
-		x = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = B64U[x >> 18 & 63];
-		out[o++] = B64U[x >> 12 & 63];
-		out[o++] = B64U[x >> 6 & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-/* Decodes p into out[b64u_declen(p->n)], or only checks it when out is
- * NULL. Only the canonical form is taken: the alphabet, no "=", no length
- * that no byte count encodes to, zero bits after the last byte — so that no
- * two strings decode to the same bytes and a token cannot be altered
- * unnoticed. Returns 1, or 0 (out then holds garbage). */
+/* Decodes p into out[b64url_decoded_len(p->n)], or only checks it when out
+ * is NULL: the canonical form and the alphabet. Returns 1, or 0 (out then
+ * holds garbage). */
 static int b64u_decode(const struct part *p, unsigned char *out)
 {
-	const unsigned char *s = (const unsigned char *)p->s;
-	size_t i, o = 0, rem = p->n % 4;
-	uint32_t x = 0;
-	int v, k = 0;
-
-	if (rem == 1)
-		return 0;
-	for (i = 0; i < p->n; i++) {
-		if ((v = b64u_val(s[i])) < 0)
-			return 0;
-		x = x << 6 | (uint32_t)v;
-		if (++k == 4) {
-			if (out) {
-				out[o++] = (unsigned char)(x >> 16);
-				out[o++] = (unsigned char)(x >> 8);
-				out[o++] = (unsigned char)x;
-			}
-			x = 0;
-			k = 0;
-		}
-	}
-	if (k == 2) {
-		if (x & 0x0f)
-			return 0;
-		if (out)
-			out[o] = (unsigned char)(x >> 4);
-	} else if (k == 3) {
-		if (x & 0x03)
-			return 0;
-		if (out) {
-			out[o] = (unsigned char)(x >> 10);
-			out[o + 1] = (unsigned char)(x >> 2);
-		}
-	}
-	return 1;
+	if (!out)
+		return b64url_valid(p->s, p->n);
+	return b64url_canonical(p->s, p->n) && b64url_decode(p->s, p->n, out);
 }
 
 /* Encodes n bytes into a new NUL-terminated string; NULL when out of memory. */
 static char *b64u_new(const unsigned char *in, size_t n)
 {
-	size_t cap = b64u_enclen(n) + 1;
+	size_t cap = b64url_encoded_len(n) + 1;
 	char *s = malloc(cap);
 
-	if (s && jwt_b64url_encode(in, n, s, cap) != cap - 1) {
+	if (s && b64url_encode(in, n, s, cap) != cap - 1) {
 		free(s);
 		s = NULL;
 	}
@@ -516,7 +428,7 @@ static int jwk_uint(json_t *jwk, const char *name, size_t max, unsigned char **o
 		return SUIDO_ERR_INVALID;
 	p.s = json_string_value(v);
 	p.n = json_string_length(v);
-	n = b64u_declen(p.n);
+	n = b64url_decoded_len(p.n);
 	if (n == 0 || n > max)
 		return SUIDO_ERR_INVALID;
 	if (!(*out = malloc(n)))
@@ -731,7 +643,7 @@ static int typ_ok(const char *typ)
 /* Appends the base64url of n bytes to buf at *at (room checked by the caller). */
 static void append_b64u(char *buf, size_t cap, size_t *at, const void *in, size_t n)
 {
-	*at += jwt_b64url_encode(in, n, buf + *at, cap - *at);
+	*at += b64url_encode(in, n, buf + *at, cap - *at);
 }
 
 int jwt_sign(const struct jwt_key *k, const char *typ, const json_t *claims, char **out)
@@ -755,8 +667,8 @@ int jwt_sign(const struct jwt_key *k, const char *typ, const json_t *claims, cha
 		goto out;
 	if ((size_t)EVP_PKEY_get_size(k->pkey) > sizeof sig)
 		goto out;
-	cap = b64u_enclen(strlen(h)) + 1 + b64u_enclen(strlen(c)) + 1 +
-	      b64u_enclen((size_t)EVP_PKEY_get_size(k->pkey)) + 1;
+	cap = b64url_encoded_len(strlen(h)) + 1 + b64url_encoded_len(strlen(c)) + 1 +
+	      b64url_encoded_len((size_t)EVP_PKEY_get_size(k->pkey)) + 1;
 	if (cap > JWT_MAX_BYTES + 1) {
 		rc = SUIDO_ERR_LIMIT;
 		goto out;
@@ -841,7 +753,7 @@ static int split3(const char *tok, size_t len, struct part p[3])
 static int part_json(const struct part *p, json_t **out)
 {
 	unsigned char buf[JWT_MAX_BYTES];
-	size_t n = b64u_declen(p->n);
+	size_t n = b64url_decoded_len(p->n);
 
 	*out = NULL;
 	if (n > sizeof buf || !b64u_decode(p, buf))
@@ -997,11 +909,11 @@ int jwt_verify(const struct jwt_keyset *ks, const char *token, size_t len,
 		goto out;
 	/* The signature is as long as the modulus, or it is not one. */
 	*why = JWT_BAD_SIGNATURE;
-	if (b64u_declen(p[2].n) != (size_t)EVP_PKEY_get_size(key->pkey) ||
-	    b64u_declen(p[2].n) > sizeof sig || !b64u_decode(&p[2], sig))
+	if (b64url_decoded_len(p[2].n) != (size_t)EVP_PKEY_get_size(key->pkey) ||
+	    b64url_decoded_len(p[2].n) > sizeof sig || !b64u_decode(&p[2], sig))
 		goto out;
 	r = rs256_verify(key->pkey, token, (size_t)(p[1].s + p[1].n - token), sig,
-			 b64u_declen(p[2].n));
+			 b64url_decoded_len(p[2].n));
 	if (r < 0) {
 		rc = SUIDO_ERR_NOMEM;
 		goto out;
@@ -1047,6 +959,6 @@ int jwt_half_hash(const char *value, size_t len, char out[JWT_HALF_HASH_TEXT])
 	ERR_pop_to_mark();
 	if (!ok)
 		return SUIDO_ERR_NOMEM;
-	jwt_b64url_encode(md, mdlen / 2, out, JWT_HALF_HASH_TEXT);
+	b64url_encode(md, mdlen / 2, out, JWT_HALF_HASH_TEXT);
 	return SUIDO_OK;
 }

@@ -140,9 +140,4 @@ int jwt_verify(const struct jwt_keyset *ks, const char *token, size_t len,
 #define JWT_HALF_HASH_TEXT 23
 int jwt_half_hash(const char *value, size_t len, char out[JWT_HALF_HASH_TEXT]);
 
-/* base64url without padding of len bytes into out, NUL-terminated
- * (outlen >= 4*len/3 + 2 is enough); returns the characters written before
- * the NUL, or 0 when out is too small (or len is 0). */
-size_t jwt_b64url_encode(const unsigned char *in, size_t len, char *out, size_t outlen);
-
 #endif

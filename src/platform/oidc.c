@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 
 #include "signin.h"
+#include "suido/b64url.h"
 #include "suido/error.h"
 #include "suido/fsutil.h"
 #include "suido/log.h"
@@ -116,7 +117,7 @@ static void random_b64(char *out, size_t outlen, size_t bytes)
 
 	if (bytes > sizeof raw || RAND_bytes(raw, (int)bytes) != 1)
 		fatal("oidc", "the random generator failed");
-	if (jwt_b64url_encode(raw, bytes, out, outlen) == 0)
+	if (b64url_encode(raw, bytes, out, outlen) == 0)
 		fatal("oidc", "random buffer too small");
 	OPENSSL_cleanse(raw, sizeof raw);
 }
@@ -956,7 +957,7 @@ static void pending_mac(struct oidc *o, const char *login, uint64_t exp, const c
 	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, o->pending_key, sizeof o->pending_key,
 		       (const unsigned char *)msg, strlen(msg), mac, sizeof mac, &maclen))
 		fatal("oidc", "HMAC failed");
-	jwt_b64url_encode(mac, sizeof mac, b64, sizeof b64);
+	b64url_encode(mac, sizeof mac, b64, sizeof b64);
 	snprintf(out, outlen, "%s.%" PRIu64 ".%s", login, exp, b64);
 	OPENSSL_cleanse(msg, sizeof msg);
 }
@@ -1263,7 +1264,7 @@ static void grant_code(struct oidc *o, const struct http_request *rq, struct htt
 		}
 		if (ok) {
 			EVP_Digest(verifier, n, md, NULL, EVP_sha256(), NULL);
-			jwt_b64url_encode(md, sizeof md, want, sizeof want);
+			b64url_encode(md, sizeof md, want, sizeof want);
 		}
 		if (!ok || strcmp(want, c.challenge) != 0) {
 			OPENSSL_cleanse(code, sizeof code);

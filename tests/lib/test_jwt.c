@@ -27,6 +27,7 @@
 #include <openssl/rsa.h>
 
 #include "suido/error.h"
+#include "suido/b64url.h"
 #include "suido/jwt.h"
 
 #define NOW INT64_C(1800000000)
@@ -121,7 +122,7 @@ static char *b64(const void *p, size_t n)
 	char *s = malloc(cap);
 
 	assert_non_null(s);
-	assert_int_equal(jwt_b64url_encode(p, n, s, cap), (n / 3) * 4 + (n % 3 ? n % 3 + 1 : 0));
+	assert_int_equal(b64url_encode(p, n, s, cap), (n / 3) * 4 + (n % 3 ? n % 3 + 1 : 0));
 	return s;
 }
 
@@ -950,20 +951,20 @@ static void test_hashes(void **state)
 	assert_string_equal(out, "47DEQpj8HBSa-_TImW-5JA");
 	assert_int_equal(jwt_half_hash(at, strlen(at), out), SUIDO_OK);
 	assert_int_equal(EVP_Digest(at, strlen(at), md, &mdlen, EVP_sha256(), NULL), 1);
-	assert_int_equal(jwt_b64url_encode(md, 16, want, sizeof want), 22);
+	assert_int_equal(b64url_encode(md, 16, want, sizeof want), 22);
 	assert_string_equal(out, want);
 	assert_int_equal(strlen(out), JWT_HALF_HASH_TEXT - 1);
 	/* base64url */
-	assert_int_equal(jwt_b64url_encode((const unsigned char *)"f", 1, s, sizeof s), 2);
+	assert_int_equal(b64url_encode((const unsigned char *)"f", 1, s, sizeof s), 2);
 	assert_string_equal(s, "Zg");
-	assert_int_equal(jwt_b64url_encode((const unsigned char *)"fo", 2, s, sizeof s), 3);
+	assert_int_equal(b64url_encode((const unsigned char *)"fo", 2, s, sizeof s), 3);
 	assert_string_equal(s, "Zm8");
-	assert_int_equal(jwt_b64url_encode((const unsigned char *)"foo", 3, s, sizeof s), 4);
+	assert_int_equal(b64url_encode((const unsigned char *)"foo", 3, s, sizeof s), 4);
 	assert_string_equal(s, "Zm9v");
-	assert_int_equal(jwt_b64url_encode((const unsigned char *)"\xfb\xff", 2, s, sizeof s), 3);
+	assert_int_equal(b64url_encode((const unsigned char *)"\xfb\xff", 2, s, sizeof s), 3);
 	assert_string_equal(s, "-_8");
-	assert_int_equal(jwt_b64url_encode((const unsigned char *)"foo", 3, s, 4), 0);
-	assert_int_equal(jwt_b64url_encode((const unsigned char *)"foo", 3, s, 5), 4);
+	assert_int_equal(b64url_encode((const unsigned char *)"foo", 3, s, 4), 0);
+	assert_int_equal(b64url_encode((const unsigned char *)"foo", 3, s, 5), 4);
 }
 
 static void test_reason_text(void **state)

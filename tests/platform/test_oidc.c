@@ -34,6 +34,7 @@
 #include "oidc.h"
 #include "registry.h"
 #include "suido/error.h"
+#include "suido/b64url.h"
 #include "suido/jwt.h"
 #include "suido/lockout.h"
 #include "suido/password.h"
@@ -127,7 +128,7 @@ static int setup(void **state)
 	f->c.blocklist = f->bl;
 
 	EVP_Digest(VERIFIER, strlen(VERIFIER), md, NULL, EVP_sha256(), NULL);
-	assert_int_equal(jwt_b64url_encode(md, sizeof md, f->challenge, sizeof f->challenge), 43);
+	assert_int_equal(b64url_encode(md, sizeof md, f->challenge, sizeof f->challenge), 43);
 	f->now = T0;
 	http_response_init(&f->res);
 	*state = f;
