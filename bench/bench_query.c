@@ -1,12 +1,15 @@
 /*
  * bench_query: the two C sides of the query_range benchmark.
  *
- *   bench_query populate DB UTILITY GATEWAY N_ITEMS
+ *   bench_query populate DB UTILITY GATEWAY N_ITEMS REF_DB
  *     Creates a platform database with the store API (store_open_sqlite, so
  *     the real schema): the utility, the gateway, N_ITEMS items "q.itemNNN"
  *     and three days of 1-minute values each (the measured day
  *     2026-11-19T15:00Z .. 2026-11-20T15:00Z, plus the day before and after,
- *     so the range read has to select, not just dump the table).
+ *     so the range read has to select, not just dump the table). REF_DB gets
+ *     the same rows in plain tables for the reference query: utilities,
+ *     items, and points(item_key, t, v) clustered on (item_key, t), one row
+ *     per point.
  *
  *   bench_query fetch BASE_URL TOKEN UTILITY N_ITEMS FROM TO REPS
  *     With libcurl, one easy handle (one keep-alive connection), GETs
@@ -29,6 +32,8 @@
 
 #include "bench_util.h"
 #include "bench_gen.h"
+#include <sqlite3.h>
+
 #include "suido/error.h"
 #include "suido/store.h"
 
@@ -44,14 +49,42 @@ static size_t parse_size(const char *s, const char *what)
 	return (size_t)v;
 }
 
-static int populate(const char *path, const char *utility, const char *gateway, size_t n_items)
+static void ref_exec(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		bench_die("reference database: %s: %s", sql, sqlite3_errmsg(db));
+}
+
+static int populate(const char *path, const char *utility, const char *gateway, size_t n_items,
+		    const char *ref_path)
 {
 	struct store *st = NULL;
+	sqlite3 *ref = NULL;
+	sqlite3_stmt *ins_item = NULL, *ins_point = NULL;
 	char err[512];
 	int rc;
 
 	if (store_open_sqlite(path, &st, err, sizeof err) != SUIDO_OK)
 		bench_die("%s: %s", path, err);
+	if (sqlite3_open(ref_path, &ref) != SQLITE_OK)
+		bench_die("%s: %s", ref_path, sqlite3_errmsg(ref));
+	ref_exec(ref, "PRAGMA journal_mode=WAL;"
+		      "CREATE TABLE utilities(utility_key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);"
+		      "CREATE TABLE items(item_key INTEGER PRIMARY KEY, utility_key INTEGER NOT NULL,"
+		      " id TEXT NOT NULL, UNIQUE(utility_key, id));"
+		      "CREATE TABLE points(item_key INTEGER NOT NULL, t INTEGER NOT NULL, v REAL,"
+		      " PRIMARY KEY(item_key, t)) WITHOUT ROWID;"
+		      "BEGIN;");
+	if (sqlite3_prepare_v2(ref, "INSERT INTO items(utility_key, id) VALUES(1, ?1)", -1,
+			       &ins_item, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ref, "INSERT INTO points VALUES(last_insert_rowid(), ?1, ?2)", -1,
+			       &ins_point, NULL) != SQLITE_OK)
+		bench_die("reference database: %s", sqlite3_errmsg(ref));
+	{
+		char sql[160];
+		snprintf(sql, sizeof sql, "INSERT INTO utilities VALUES(1, '%s')", utility);
+		ref_exec(ref, sql);
+	}
 	rc = store_begin(st);
 	if (rc == SUIDO_OK)
 		rc = store_put_utility(st, utility, "ベンチ市水道局");
@@ -64,11 +97,25 @@ static int populate(const char *path, const char *utility, const char *gateway, 
 		snprintf(name, sizeof name, "配水量%03zu(m3/h)", i);
 		struct store_item it = {id, name, "m3/h", "ベンチ配水池"};
 		rc = store_put_item(st, utility, &it, &key);
+		sqlite3_bind_text(ins_item, 1, id, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(ins_item) != SQLITE_DONE)
+			bench_die("reference item: %s", sqlite3_errmsg(ref));
+		sqlite3_reset(ins_item);
+		/* last_insert_rowid() is the item's until the next item */
 		for (int64_t k = -POINTS_PER_DAY; rc == SUIDO_OK && k < 2 * POINTS_PER_DAY; k++) {
 			double v = (double)((k * 37 + (int64_t)i * 101 + 100000) % 10000) / 1000.0;
 			rc = store_put_point(st, key, BENCH_BASE_MS + k * BENCH_STEP_MS, v);
+			sqlite3_bind_int64(ins_point, 1, BENCH_BASE_MS + k * BENCH_STEP_MS);
+			sqlite3_bind_double(ins_point, 2, v);
+			if (sqlite3_step(ins_point) != SQLITE_DONE)
+				bench_die("reference point: %s", sqlite3_errmsg(ref));
+			sqlite3_reset(ins_point);
 		}
 	}
+	sqlite3_finalize(ins_item);
+	sqlite3_finalize(ins_point);
+	ref_exec(ref, "COMMIT");
+	sqlite3_close(ref);
 	if (rc == SUIDO_OK)
 		rc = store_commit(st);
 	if (rc != SUIDO_OK)
@@ -177,12 +224,12 @@ static int fetch(const char *base, const char *token, const char *utility, size_
 
 int main(int argc, char **argv)
 {
-	if (argc == 6 && strcmp(argv[1], "populate") == 0)
-		return populate(argv[2], argv[3], argv[4], parse_size(argv[5], "N_ITEMS"));
+	if (argc == 7 && strcmp(argv[1], "populate") == 0)
+		return populate(argv[2], argv[3], argv[4], parse_size(argv[5], "N_ITEMS"), argv[6]);
 	if (argc == 9 && strcmp(argv[1], "fetch") == 0)
 		return fetch(argv[2], argv[3], argv[4], parse_size(argv[5], "N_ITEMS"), argv[6],
 			     argv[7], parse_size(argv[8], "REPS"));
-	fprintf(stderr, "usage: bench_query populate DB UTILITY GATEWAY N_ITEMS\n"
+	fprintf(stderr, "usage: bench_query populate DB UTILITY GATEWAY N_ITEMS REF_DB\n"
 			"       bench_query fetch BASE_URL TOKEN UTILITY N_ITEMS FROM TO REPS\n");
 	return 64;
 }

@@ -1,8 +1,9 @@
 /*
  * The SQLite backend of the store (store.h): one connection per handle in
  * WAL mode with synchronous=FULL, every statement prepared once at open and
- * kept for the connection's life, points in a WITHOUT ROWID table clustered
- * on (item_key, t) so a range read is one b-tree walk. Every read joins from
+ * kept for the connection's life, points in blocks of up to 256 per row
+ * (store_blocks.h, ptblock.h) indexed on (item_key, t0), so a range read is
+ * one index walk and a message's points cost a few rows. Every read joins from
  * the utility's id down to the rows asked for, so a query can only ever see
  * the utility it names; the item_key handed out by put_item is the one value
  * that skips the join, and only on the write path. fsync failures on commit
@@ -18,13 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_blocks.h"
 #include "store_int.h"
 #include "suido/error.h"
 #include "suido/log.h"
 #include "suido/profile.h"
 
 /* Version of the schema below; a database from a later one is refused. */
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define BUSY_TIMEOUT_MS 10000
 
 /* The file store (v4): metadata first, the content and the sealed original
@@ -64,7 +66,7 @@
 
 static const char schema_sql[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
-	"INSERT INTO schema_version(version) VALUES(6);"
+	"INSERT INTO schema_version(version) VALUES(7);"
 	"CREATE TABLE utilities("
 	" utility_key INTEGER PRIMARY KEY,"
 	" id TEXT NOT NULL UNIQUE,"
@@ -92,22 +94,13 @@ static const char schema_sql[] =
 	" unit TEXT NOT NULL,"
 	" facility TEXT NOT NULL,"
 	" UNIQUE(utility_key, id));"
-	/* v is NULL for a NaN (SQLite stores NaN as NULL anyway) and for a text
-	 * value, which is in s (v3; NULL for a number: a separate column, as a
-	 * REAL column's affinity would turn the text "12" into a number). No declared
-	 * foreign key: its check on every insert costs a third of the ingest
-	 * rate, keys only ever come from put_item, and the integrity check
+	/* Points (v7) in blocks (store_blocks.h). No declared foreign key on
+	 * item_key: keys only ever come from put_item, and the integrity check
 	 * looks for orphans instead. */
-	"CREATE TABLE points("
-	" item_key INTEGER NOT NULL,"
-	" t INTEGER NOT NULL,"
-	" v REAL,"
-	" s TEXT,"
-	" PRIMARY KEY(item_key, t)) WITHOUT ROWID;"
-	FILES_SQL EVENTS_SQL SEQ_SQL;
+	BLOCKS_SQL FILES_SQL EVENTS_SQL SEQ_SQL;
 
-/* Migrations: migrate_sql[v] takes a database from version v to v + 1, run in
- * one transaction with the version update. */
+/* Migrations: migrate_fn[v] (when set), then migrate_sql[v], take a database
+ * from version v to v + 1, all in one transaction with the version update. */
 static const char *const migrate_sql[SCHEMA_VERSION] = {
 	[1] = "ALTER TABLE messages ADD COLUMN original BLOB;"
 	      "UPDATE schema_version SET version = 2;",
@@ -116,6 +109,12 @@ static const char *const migrate_sql[SCHEMA_VERSION] = {
 	[3] = FILES_SQL "UPDATE schema_version SET version = 4;",
 	[4] = EVENTS_SQL "UPDATE schema_version SET version = 5;",
 	[5] = SEQ_SQL "UPDATE schema_version SET version = 6;",
+	/* v6 kept one row per point in points(item_key, t, v, s) */
+	[6] = "DROP TABLE points;"
+	      "UPDATE schema_version SET version = 7;",
+};
+static int (*const migrate_fn[SCHEMA_VERSION])(sqlite3 *, char *, size_t) = {
+	[6] = blocks_migrate_points,
 };
 
 enum stmt_id {
@@ -128,13 +127,9 @@ enum stmt_id {
 	ST_PUT_MESSAGE,
 	ST_GET_ORIGINAL,
 	ST_PUT_ITEM,
-	ST_PUT_POINT,
-	ST_PUT_TEXT,
 	ST_LIST_ITEMS,
 	ST_GET_ITEM,
-	ST_ITEM_EXISTS,
-	ST_VALUES,
-	ST_LATEST,
+	ST_ITEM_KEY,
 	ST_COUNT_POINTS,
 	ST_PUT_FILE,
 	ST_LIST_FILES,
@@ -168,26 +163,15 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" ON CONFLICT(utility_key, id) DO UPDATE SET name = excluded.name,"
 			" unit = excluded.unit, facility = excluded.facility"
 			" RETURNING item_key",
-	[ST_PUT_POINT] = "INSERT OR REPLACE INTO points(item_key, t, v) VALUES(?1, ?2, ?3)",
-	[ST_PUT_TEXT] = "INSERT OR REPLACE INTO points(item_key, t, s) VALUES(?1, ?2, ?3)",
 	[ST_LIST_ITEMS] = "SELECT i.id, i.name, i.unit, i.facility FROM utilities u"
 			  " JOIN items i ON i.utility_key = u.utility_key"
 			  " WHERE u.id = ?1 ORDER BY i.id",
 	[ST_GET_ITEM] = "SELECT i.id, i.name, i.unit, i.facility FROM utilities u"
 			" JOIN items i ON i.utility_key = u.utility_key"
 			" WHERE u.id = ?1 AND i.id = ?2",
-	[ST_ITEM_EXISTS] = "SELECT 1 FROM utilities u"
+	[ST_ITEM_KEY] = "SELECT i.item_key FROM utilities u"
 			   " JOIN items i ON i.utility_key = u.utility_key"
 			   " WHERE u.id = ?1 AND i.id = ?2",
-	[ST_VALUES] = "SELECT p.t, p.v, p.s FROM utilities u"
-		      " JOIN items i ON i.utility_key = u.utility_key"
-		      " JOIN points p ON p.item_key = i.item_key"
-		      " WHERE u.id = ?1 AND i.id = ?2 AND p.t >= ?3 AND p.t < ?4"
-		      " ORDER BY p.t LIMIT ?5",
-	[ST_LATEST] = "SELECT p.t, p.v, p.s FROM utilities u"
-		      " JOIN items i ON i.utility_key = u.utility_key"
-		      " JOIN points p ON p.item_key = i.item_key"
-		      " WHERE u.id = ?1 AND i.id = ?2 ORDER BY p.t DESC LIMIT 1",
 	[ST_PUT_FILE] = "INSERT INTO files(utility_key, id, name, size, sha256, sender, received_ms,"
 			" content, original)"
 			" SELECT utility_key, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM utilities WHERE id = ?1",
@@ -212,31 +196,37 @@ static const char *const stmt_sql[ST__COUNT] = {
 			   " JOIN gateway_events e ON e.gateway_key = g.gateway_key"
 			   " WHERE u.id = ?1 AND g.id = ?2 ORDER BY e.t DESC, e.event_key DESC"
 			   " LIMIT ?3",
-	[ST_COUNT_POINTS] = "SELECT count(*) FROM utilities u"
+	[ST_COUNT_POINTS] = "SELECT coalesce(sum(b.n), 0) FROM utilities u"
 			    " JOIN items i ON i.utility_key = u.utility_key"
-			    " JOIN points p ON p.item_key = i.item_key WHERE u.id = ?1",
+			    " JOIN blocks b ON b.item_key = i.item_key WHERE u.id = ?1",
 };
 
 struct store_sqlite {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
+	struct blocks *blocks; /* the points, buffered until the commit */
 };
 
 
 /* Maps a failed SQLite call to the library's codes, logging the engine's
  * message (the caller only sees the code). */
-static int fail(struct store_sqlite *q, int rc, const char *what)
+int store_sqlite_fail(sqlite3 *db, int rc, const char *what)
 {
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
-		log_error("store", "%s: disk full: %s", what, sqlite3_errmsg(q->db));
+		log_error("store", "%s: disk full: %s", what, sqlite3_errmsg(db));
 		return SUIDO_ERR_FULL;
 	case SQLITE_NOMEM:
 		return SUIDO_ERR_NOMEM;
 	default:
-		log_error("store", "%s: %s", what, sqlite3_errmsg(q->db));
+		log_error("store", "%s: %s", what, sqlite3_errmsg(db));
 		return SUIDO_ERR_DB;
 	}
+}
+
+static int fail(struct store_sqlite *q, int rc, const char *what)
+{
+	return store_sqlite_fail(q->db, rc, what);
 }
 
 /* Binds a NUL-terminated string that outlives the statement's next reset. */
@@ -268,6 +258,7 @@ static void sqlite_close(void *impl)
 		if (rc != SQLITE_OK)
 			log_warn("store", "rollback on close: %s", sqlite3_errmsg(q->db));
 	}
+	blocks_close(q->blocks);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
 	rc = sqlite3_close(q->db);
@@ -360,6 +351,10 @@ static int migrate(struct store_sqlite *q, char *err, size_t errlen)
 	for (; version < SCHEMA_VERSION; version++) {
 		log_info("store", "migrating the database from schema version %d to %d", version,
 			 version + 1);
+		if (migrate_fn[version] &&
+		    (ret = migrate_fn[version](q->db, err, errlen)) != SUIDO_OK)
+			goto cleanup;
+		ret = SUIDO_ERR_DB;
 		rc = sqlite3_exec(q->db, migrate_sql[version], NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
 			goto db_error;
@@ -491,6 +486,8 @@ int store_sqlite_open(const char *path, void **impl, char *err, size_t errlen)
 			goto cleanup;
 		}
 	}
+	if ((ret = blocks_open(q->db, &q->blocks, err, errlen)) != SUIDO_OK)
+		goto cleanup;
 	*impl = q;
 	q = NULL;
 	ret = SUIDO_OK;
@@ -501,14 +498,32 @@ cleanup:
 
 static int sqlite_begin(void *impl)
 {
+	struct store_sqlite *q = impl;
+
+	blocks_discard(q->blocks);
 	return run(impl, ST_BEGIN, "begin");
+}
+
+/* Writes the buffered points into the open transaction (before COMMIT and
+ * before a read on this handle, which must see them). */
+static int flush_points(struct store_sqlite *q)
+{
+	if (!blocks_pending(q->blocks))
+		return SUIDO_OK;
+	assert(!sqlite3_get_autocommit(q->db));
+	return blocks_flush(q->blocks);
 }
 
 static int sqlite_commit(void *impl)
 {
 	struct store_sqlite *q = impl;
 	sqlite3_stmt *st = q->st[ST_COMMIT];
-	int rc = sqlite3_step(st), ret = SUIDO_OK;
+	int rc, ret = flush_points(q);
+
+	/* the caller rolls back after a failed commit */
+	if (ret != SUIDO_OK)
+		return ret;
+	rc = sqlite3_step(st);
 
 	/* After a failed fsync the kernel may have dropped the dirty pages and
 	 * a retry would report success over lost data: stop instead. */
@@ -524,6 +539,7 @@ static int sqlite_rollback(void *impl)
 {
 	struct store_sqlite *q = impl;
 
+	blocks_discard(q->blocks);
 	/* SQLite may already have rolled back by itself (disk full, I/O error). */
 	if (sqlite3_get_autocommit(q->db))
 		return SUIDO_OK;
@@ -704,40 +720,33 @@ static int sqlite_put_item(void *impl, const char *utility, const struct store_i
 	return ret;
 }
 
-/* The ingest hot path: bind, step, reset, nothing else. */
+/* The ingest hot path: a point goes into the write buffer; the commit
+ * writes the buffer as blocks. Outside a transaction it is written at once. */
+static int put_point(struct store_sqlite *q, int64_t item_key, int64_t t_ms, double v,
+		     const char *text)
+{
+	int ret;
+
+	if (!sqlite3_get_autocommit(q->db))
+		return blocks_add(q->blocks, item_key, t_ms, v, text);
+	if ((ret = sqlite_begin(q)) != SUIDO_OK)
+		return ret;
+	ret = blocks_add(q->blocks, item_key, t_ms, v, text);
+	if (ret == SUIDO_OK)
+		ret = sqlite_commit(q);
+	if (ret != SUIDO_OK)
+		sqlite_rollback(q);
+	return ret;
+}
+
 static int sqlite_put_point(void *impl, int64_t item_key, int64_t t_ms, double v)
 {
-	struct store_sqlite *q = impl;
-	sqlite3_stmt *st = q->st[ST_PUT_POINT];
-	int rc;
-
-	sqlite3_bind_int64(st, 1, item_key);
-	sqlite3_bind_int64(st, 2, t_ms);
-	sqlite3_bind_double(st, 3, v);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		int ret = fail(q, rc, "put point");
-		sqlite3_reset(st);
-		return ret;
-	}
-	sqlite3_reset(st);
-	return SUIDO_OK;
+	return put_point(impl, item_key, t_ms, v, NULL);
 }
 
 static int sqlite_put_text(void *impl, int64_t item_key, int64_t t_ms, const char *text)
 {
-	struct store_sqlite *q = impl;
-	sqlite3_stmt *st = q->st[ST_PUT_TEXT];
-	int rc, ret = SUIDO_OK;
-
-	sqlite3_bind_int64(st, 1, item_key);
-	sqlite3_bind_int64(st, 2, t_ms);
-	bind_str(st, 3, text);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		ret = fail(q, rc, "put text point");
-	sqlite3_reset(st);
-	return ret;
+	return put_point(impl, item_key, t_ms, 0, text ? text : "");
 }
 
 static int sqlite_put_file(void *impl, const char *utility, const struct store_file *f,
@@ -966,61 +975,36 @@ static int sqlite_get_item(void *impl, const char *utility, const char *item,
 	return ret;
 }
 
-static int item_exists(struct store_sqlite *q, const char *utility, const char *item)
+/* The key of utility's item: SUIDO_OK, SUIDO_ERR_NOTFOUND, _DB. */
+static int item_key_of(struct store_sqlite *q, const char *utility, const char *item,
+		       int64_t *key)
 {
-	sqlite3_stmt *st = q->st[ST_ITEM_EXISTS];
+	sqlite3_stmt *st = q->st[ST_ITEM_KEY];
 	int rc, ret;
 
 	bind_str(st, 1, utility);
 	bind_str(st, 2, item);
 	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*key = sqlite3_column_int64(st, 0);
 	ret = rc == SQLITE_ROW ? SUIDO_OK : rc == SQLITE_DONE ? SUIDO_ERR_NOTFOUND
 							    : fail(q, rc, "find item");
 	sqlite3_reset(st);
 	return ret;
 }
 
-/* Row (t, v, s) of ST_VALUES / ST_LATEST as a point; text borrowed from st. */
-static inline void column_point(sqlite3_stmt *st, struct store_point *p)
-{
-	p->t_ms = sqlite3_column_int64(st, 0);
-	p->text = (const char *)sqlite3_column_text(st, 2);
-	if (p->text)
-		p->v = 0;
-	else if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-		p->v = NAN;
-	else
-		p->v = sqlite3_column_double(st, 1);
-}
-
 static int sqlite_values(void *impl, const char *utility, const char *item, int64_t from_ms,
 			 int64_t to_ms, size_t limit, store_point_fn fn, void *ctx)
 {
 	struct store_sqlite *q = impl;
-	sqlite3_stmt *st = q->st[ST_VALUES];
-	size_t n = 0;
-	int rc, ret = SUIDO_OK;
+	int64_t key;
+	size_t n;
+	int ret = flush_points(q);
 
-	bind_str(st, 1, utility);
-	bind_str(st, 2, item);
-	sqlite3_bind_int64(st, 3, from_ms);
-	sqlite3_bind_int64(st, 4, to_ms);
-	sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_point p;
-		column_point(st, &p);
-		n++;
-		if (fn(ctx, &p)) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		ret = fail(q, rc, "read values");
-	sqlite3_reset(st);
-	/* No row: tell an empty range from an unknown item. */
-	if (ret == SUIDO_OK && n == 0)
-		ret = item_exists(q, utility, item);
+	if (ret == SUIDO_OK)
+		ret = item_key_of(q, utility, item, &key);
+	if (ret == SUIDO_OK)
+		ret = blocks_values(q->blocks, key, from_ms, to_ms, limit, fn, ctx, &n);
 	return ret;
 }
 
@@ -1028,23 +1012,13 @@ static int sqlite_latest(void *impl, const char *utility, const char *item,
 			 store_point_fn fn, void *ctx)
 {
 	struct store_sqlite *q = impl;
-	sqlite3_stmt *st = q->st[ST_LATEST];
-	int rc, ret;
+	int64_t key;
+	int ret = flush_points(q);
 
-	bind_str(st, 1, utility);
-	bind_str(st, 2, item);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		struct store_point p;
-		column_point(st, &p);
-		fn(ctx, &p);
-		ret = SUIDO_OK;
-	} else if (rc == SQLITE_DONE) {
-		ret = SUIDO_ERR_NOTFOUND;
-	} else {
-		ret = fail(q, rc, "latest");
-	}
-	sqlite3_reset(st);
+	if (ret == SUIDO_OK)
+		ret = item_key_of(q, utility, item, &key);
+	if (ret == SUIDO_OK)
+		ret = blocks_latest(q->blocks, key, fn, ctx);
 	return ret;
 }
 
@@ -1102,14 +1076,14 @@ cleanup:
 	return ret;
 }
 
-/* Points whose item is gone (points has no declared foreign key). */
+/* Point blocks whose item is gone (blocks has no declared foreign key). */
 static int check_orphan_points(struct store_sqlite *q, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = SUIDO_OK;
 
 	rc = sqlite3_prepare_v2(q->db,
-				"SELECT p.item_key FROM points p"
+				"SELECT p.item_key FROM blocks p"
 				" LEFT JOIN items i ON i.item_key = p.item_key"
 				" WHERE i.item_key IS NULL LIMIT 1",
 				-1, &st, NULL);
@@ -1136,6 +1110,8 @@ static int sqlite_integrity_check(void *impl, char *err, size_t errlen)
 		ret = check_foreign_keys(q, err, errlen);
 	if (ret == SUIDO_OK)
 		ret = check_orphan_points(q, err, errlen);
+	if (ret == SUIDO_OK)
+		ret = blocks_check(q->db, err, errlen);
 	return ret;
 }
 
@@ -1143,8 +1119,10 @@ static int sqlite_count_points(void *impl, const char *utility, int64_t *out)
 {
 	struct store_sqlite *q = impl;
 	sqlite3_stmt *st = q->st[ST_COUNT_POINTS];
-	int rc, ret = SUIDO_OK;
+	int rc, ret = flush_points(q);
 
+	if (ret != SUIDO_OK)
+		return ret;
 	bind_str(st, 1, utility);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)

@@ -136,7 +136,7 @@ def main():
         lost = db.execute("SELECT id, seq FROM messages WHERE n_points = 48").fetchall()
         check("the pump file travelled in one message", len(lost) == 1, lost)
         db.execute("DELETE FROM messages WHERE n_points = 48")
-        db.execute("DELETE FROM points WHERE item_key IN "
+        db.execute("DELETE FROM blocks WHERE item_key IN "
                    "(SELECT item_key FROM items WHERE id LIKE 'pump_long.%')")
         db.commit()
         db.close()

@@ -171,11 +171,13 @@ static void test_schema(void **state)
 	char err[256] = "";
 
 	assert_string_equal(store_backend(f->s), "sqlite");
-	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(raw_int(f->path, "SELECT version FROM schema_version"), 7);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_journal_mode"
 					  " WHERE journal_mode = 'wal'"), 1);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"
-					  " AND sql LIKE '%WITHOUT ROWID%'"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"),
+			 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('blocks')"
+					  " WHERE name = 'blocks_item' AND \"unique\" = 1"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('items')"
 					  " WHERE \"unique\" = 1"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_index_list('messages')"
@@ -191,7 +193,7 @@ static void test_schema(void **state)
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_ERR_DB);
 	assert_null(s2);
 	assert_non_null(strstr(err, "newer"));
-	raw_exec(f->path, "UPDATE schema_version SET version = 6");
+	raw_exec(f->path, "UPDATE schema_version SET version = 7");
 	assert_int_equal(store_open_sqlite(f->path, &s2, err, sizeof err), SUIDO_OK);
 	store_close(s2);
 }
@@ -682,12 +684,34 @@ static void test_integrity(void **state)
 
 	/* A point whose item is gone, written behind the store's back, must be
 	 * reported; so must an item of a missing utility. */
-	raw_exec(f->path, "INSERT INTO points VALUES(999, 1, 1.0, NULL)");
+	raw_exec(f->path, "INSERT INTO blocks(item_key, t0, t1, n, data)"
+			  " VALUES(999, 1, 1, 1, x'0102')");
 	assert_int_equal(store_integrity_check(f->s, err, sizeof err), SUIDO_ERR_DB);
 	assert_non_null(strstr(err, "999"));
-	raw_exec(f->path, "DELETE FROM points WHERE item_key = 999");
+	raw_exec(f->path, "DELETE FROM blocks WHERE item_key = 999");
 	if (store_integrity_check(f->s, err, sizeof err) != SUIDO_OK)
 		fail_msg("integrity: %s", err);
+
+	/* A damaged block is reported by the check and by a read, never
+	 * misread; so are two blocks of an item that overlap in time. */
+	{
+		struct pts c = {0};
+		raw_exec(f->path, "INSERT INTO blocks(item_key, t0, t1, n, data)"
+				  " VALUES(1, 100, 200, 2, x'0102')");
+		assert_int_equal(store_integrity_check(f->s, err, sizeof err), SUIDO_ERR_DB);
+		assert_non_null(strstr(err, "damaged"));
+		assert_int_equal(store_values(f->s, "A", "flow", 0, 1000, 0, collect_point, &c),
+				 SUIDO_ERR_DB);
+		raw_exec(f->path, "DELETE FROM blocks WHERE t0 = 100");
+		/* the point (1, 1.0) is block t0 = 1; a valid block over [0, 5] */
+		raw_exec(f->path, "INSERT INTO blocks(item_key, t0, t1, n, data)"
+				  " VALUES(1, 0, 5, 2, x'0102' || x'0402')");
+		assert_int_equal(store_integrity_check(f->s, err, sizeof err), SUIDO_ERR_DB);
+		assert_non_null(strstr(err, "overlap"));
+		raw_exec(f->path, "DELETE FROM blocks WHERE t0 = 0");
+		if (store_integrity_check(f->s, err, sizeof err) != SUIDO_OK)
+			fail_msg("integrity: %s", err);
+	}
 	raw_exec(f->path, "PRAGMA foreign_keys=OFF;"
 			  " INSERT INTO items(utility_key, id, name, unit, facility)"
 			  " VALUES(777, 'x', 'x', '', '')");
@@ -1002,10 +1026,10 @@ static void test_migrate_v1(void **state)
 	raw_exec(path, "PRAGMA journal_mode=WAL");
 	raw_exec(path, schema_v1);
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 7);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), 1);
-	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('points')"
-				       " WHERE name = 's' AND type = 'TEXT'"), 1);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"), 0);
+	assert_int_equal(raw_int(path, "SELECT n FROM blocks WHERE item_key = 1 AND t0 = 1000"), 1);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'files'"), 1);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'gateway_events'"),
 			 1);
@@ -1033,7 +1057,7 @@ static void test_migrate_v1(void **state)
 	s = NULL;
 	/* Reopening the migrated file migrates nothing more. */
 	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
-	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 7);
 	store_close(s);
 	/* A failed migration leaves version 1 as it was: a v1 file whose
 	 * messages already have the column cannot take it a second time. */
@@ -1048,6 +1072,226 @@ static void test_migrate_v1(void **state)
 	unlink(path);
 	snprintf(path, sizeof path, "%s/v1.db-shm", f->dir);
 	unlink(path);
+}
+
+
+/* A version 6 database (one row per point) is migrated into blocks: every
+ * point, number, NaN and text, reads back the same. */
+static void test_migrate_v6_points(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	struct pts c = {0};
+	struct store_point p;
+	char path[160], err[256] = "", sql[256];
+	int64_t n = 0;
+	sqlite3 *db = NULL;
+
+	/* a current database, turned back into version 6 by hand */
+	snprintf(path, sizeof path, "%s/v6.db", f->dir);
+	{
+		const char *ids[] = {"flow", "state"};
+		int64_t keys[2];
+		assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
+		seed(s, "A", ids, 2, keys);
+		store_close(s);
+		s = NULL;
+	}
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TABLE blocks;"
+				      "CREATE TABLE points(item_key INTEGER NOT NULL, t INTEGER NOT NULL,"
+				      " v REAL, s TEXT, PRIMARY KEY(item_key, t)) WITHOUT ROWID;"
+				      "UPDATE schema_version SET version = 6;",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 600; i++) {
+		snprintf(sql, sizeof sql, "INSERT INTO points VALUES(1, %d, %s, NULL)", i * 1000,
+			 i == 17 ? "NULL" : "1.5");
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO points VALUES(2, 5000, NULL, '運転');"
+					  "INSERT INTO points VALUES(2, 6000, 2.25, NULL);",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open_sqlite(path, &s, err, sizeof err), SUIDO_OK);
+	assert_int_equal(raw_int(path, "SELECT version FROM schema_version"), 7);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'points'"), 0);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM blocks WHERE item_key = 1"), 3);
+	assert_int_equal(store_count_points(s, "A", &n), SUIDO_OK);
+	assert_int_equal(n, 602);
+	assert_int_equal(store_values(s, "A", "flow", 16000, 19000, 0, collect_point, &c), SUIDO_OK);
+	assert_int_equal(c.n, 3);
+	assert_true(c.p[0].v == 1.5 && isnan(c.p[1].v) && c.p[2].v == 1.5);
+	assert_int_equal(latest(s, "A", "flow", &p), SUIDO_OK);
+	assert_int_equal(p.t_ms, 599000);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_values(s, "A", "state", 0, 10000, 0, collect_point, &c), SUIDO_OK);
+	assert_int_equal(c.n, 2);
+	assert_non_null(c.p[0].text); /* borrowed: only whether it was text */
+	assert_null(c.p[1].text);
+	assert_true(c.p[1].v == 2.25);
+	if (store_integrity_check(s, err, sizeof err) != SUIDO_OK)
+		fail_msg("integrity: %s", err);
+	store_close(s);
+}
+
+/*
+ * Point blocks against a model: random transactions of points (mostly
+ * appended in time, some inside or before what is stored, repeats of an
+ * instant, numbers, NaN and texts; a tenth rolled back) into two items, and
+ * after each one every range read, the newest point, the count and the
+ * integrity check (which decodes every block and checks that none overlap)
+ * agree with the model.
+ */
+#define MODEL_T 6000
+struct model {
+	signed char kind[2][MODEL_T]; /* 0 none, 1 number, 2 NaN, 3 text */
+	double v[2][MODEL_T];
+	int text[2][MODEL_T];         /* text values are "t<number>" */
+};
+
+struct check {
+	const struct model *m;
+	int item;
+	int64_t next; /* the model's next instant expected, or MODEL_T */
+	int64_t to;
+	size_t n;
+};
+
+static int64_t model_next(const struct model *m, int item, int64_t from, int64_t to)
+{
+	while (from < to && !m->kind[item][from])
+		from++;
+	return from < to ? from : MODEL_T;
+}
+
+static int check_point(void *ctx, const struct store_point *p)
+{
+	struct check *c = ctx;
+	int k;
+	char want[32];
+
+	assert_int_equal(p->t_ms, c->next);
+	k = c->m->kind[c->item][p->t_ms];
+	if (k == 3) {
+		snprintf(want, sizeof want, "t%d", c->m->text[c->item][p->t_ms]);
+		assert_non_null(p->text);
+		assert_string_equal(p->text, want);
+	} else {
+		assert_null(p->text);
+		if (k == 2)
+			assert_true(isnan(p->v));
+		else
+			assert_true(p->v == c->m->v[c->item][p->t_ms]);
+	}
+	c->n++;
+	c->next = model_next(c->m, c->item, p->t_ms + 1, c->to);
+	return 0;
+}
+
+static void check_model(struct store *s, const struct model *m, unsigned *seed)
+{
+	const char *ids[2] = {"a", "b"};
+	int64_t total = 0, n = 0;
+	char err[256];
+
+	for (int item = 0; item < 2; item++) {
+		for (int q = 0; q < 6; q++) {
+			int64_t from = q == 0 ? 0 : rand_r(seed) % MODEL_T;
+			int64_t to = q == 0 ? MODEL_T : from + rand_r(seed) % 1500;
+			struct check c = {m, item, 0, to, 0};
+			size_t want = 0;
+			if (to > MODEL_T)
+				to = c.to = MODEL_T;
+			c.next = model_next(m, item, from, to);
+			for (int64_t t = from; t < to; t++)
+				want += m->kind[item][t] != 0;
+			assert_int_equal(store_values(s, "M", ids[item], from, to, 0, check_point, &c),
+					 SUIDO_OK);
+			assert_int_equal(c.n, want);
+			assert_int_equal(c.next, MODEL_T);
+			if (q == 0)
+				total += (int64_t)want;
+		}
+		{
+			struct store_point p;
+			int64_t t = MODEL_T - 1;
+			while (t >= 0 && !m->kind[item][t])
+				t--;
+			if (t < 0) {
+				assert_int_equal(latest(s, "M", ids[item], &p), SUIDO_ERR_NOTFOUND);
+			} else {
+				assert_int_equal(latest(s, "M", ids[item], &p), SUIDO_OK);
+				assert_int_equal(p.t_ms, t);
+			}
+		}
+	}
+	assert_int_equal(store_count_points(s, "M", &n), SUIDO_OK);
+	assert_int_equal(n, total);
+	if (store_integrity_check(s, err, sizeof err) != SUIDO_OK)
+		fail_msg("integrity: %s", err);
+}
+
+static void test_blocks_model(void **state)
+{
+	struct fixture *f = *state;
+	const char *ids[] = {"a", "b"};
+	int64_t keys[2];
+	struct model *m = calloc(1, sizeof *m), *tx = malloc(sizeof *m);
+	unsigned rs = 20261122;
+	int64_t head[2] = {0, 0};
+
+	assert_non_null(m);
+	assert_non_null(tx);
+	seed(f->s, "M", ids, 2, keys);
+	for (int round = 0; round < 160; round++) {
+		int n_puts = 1 + rand_r(&rs) % (round % 7 == 0 ? 400 : 40);
+		int rollback = rand_r(&rs) % 10 == 0;
+		memcpy(tx, m, sizeof *m);
+		assert_int_equal(store_begin(f->s), SUIDO_OK);
+		for (int i = 0; i < n_puts; i++) {
+			int item = rand_r(&rs) % 2, how = rand_r(&rs) % 10, kind;
+			int64_t t;
+			char text[32];
+			if (how < 7) /* append after what this item has */
+				t = head[item] + rand_r(&rs) % 3;
+			else /* anywhere before: replaces or fills in */
+				t = rand_r(&rs) % (head[item] + 1);
+			if (t >= MODEL_T)
+				t = MODEL_T - 1;
+			kind = 1 + (rand_r(&rs) % 20 == 0) + 2 * (rand_r(&rs) % 15 == 0);
+			if (kind > 3)
+				kind = 3;
+			tx->kind[item][t] = (signed char)kind;
+			if (kind == 3) {
+				tx->text[item][t] = rand_r(&rs) % 100000;
+				snprintf(text, sizeof text, "t%d", tx->text[item][t]);
+				assert_int_equal(store_put_text(f->s, keys[item], t, text), SUIDO_OK);
+			} else {
+				tx->v[item][t] = (double)(rand_r(&rs) % 100000) / 8;
+				assert_int_equal(store_put_point(f->s, keys[item], t,
+								 kind == 2 ? NAN : tx->v[item][t]),
+						 SUIDO_OK);
+			}
+			if (how < 7 && t >= head[item])
+				head[item] = t + 1;
+		}
+		if (rollback) {
+			assert_int_equal(store_rollback(f->s), SUIDO_OK);
+		} else {
+			assert_int_equal(store_commit(f->s), SUIDO_OK);
+			memcpy(m, tx, sizeof *m);
+		}
+		check_model(f->s, m, &rs);
+	}
+	/* and the rows are blocks, not points: far fewer rows than points */
+	assert_true(raw_int(f->path, "SELECT count(*) FROM blocks") * 20 <
+		    raw_int(f->path, "SELECT sum(n) FROM blocks"));
+	free(tx);
+	free(m);
 }
 
 static void test_open_errors(void **state)
@@ -1082,6 +1326,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_original, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v6_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blocks_model, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 	};
 
