@@ -510,16 +510,12 @@ int main(int argc, char **argv)
 		/* Stopped (or not started yet): points stay pending, files are
 		 * still taken. */
 		if (sender_sending(snd) && now >= next_make) {
-			int made = 1;
-			for (int i = 0; i < 64 && made; i++) {
-				rc = queue_make_message(q, g->batch_points, timeutil_now_ms(), &made);
-				if (rc != SUIDO_OK) {
-					log_error("gateway", "making a message failed: %s",
-						  suido_strerror(rc));
-					break;
-				}
-				busy |= made;
-			}
+			size_t made = 0;
+			/* up to 64 messages per pass, in one transaction */
+			rc = queue_make_messages(q, g->batch_points, 64, timeutil_now_ms(), &made);
+			if (rc != SUIDO_OK)
+				log_error("gateway", "making messages failed: %s", suido_strerror(rc));
+			busy |= made > 0;
 			next_make = busy ? 0 : now + ctl.interval_ms;
 		}
 		if ((rc = sender_step(snd, timeutil_mono_ms())) != SUIDO_OK)
@@ -584,6 +580,7 @@ int main(int argc, char **argv)
 		}
 		link_loop(lk, busy || spool_ready_count(sp) || (fs && ftpspool_ready_count(fs)) ? 1
 											   : 50);
+		sender_flush_acks(snd); /* the acks of this pass, in one transaction */
 	}
 	log_info("gateway", "stopping");
 	ftpspool_free(fs);
@@ -591,6 +588,7 @@ int main(int argc, char **argv)
 	/* the link first: while it says "offline" and drains, it still hands
 	 * acks, commands and certificates to the sender and the control */
 	link_free(lk);
+	sender_flush_acks(snd);
 	sender_free(snd);
 	health_free(health);
 	command_verifier_free(ctl.cv);

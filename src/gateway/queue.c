@@ -462,7 +462,9 @@ static void idmap_free(struct idmap *m)
 	free(m->vals);
 }
 
-int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *made)
+/* Makes message seq from up to max_points of the oldest pending points,
+ * inside the caller's transaction. *made = 0 when nothing was pending. */
+static int make_one(struct queue *q, size_t max_points, int64_t now_ms, uint64_t seq, int *made)
 {
 	struct profile_msg msg = {0};
 	struct idmap ids = {0};
@@ -474,9 +476,6 @@ int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *
 	int rc;
 
 	*made = 0;
-	if ((rc = exec(q, "BEGIN IMMEDIATE")) != SUIDO_OK)
-		return rc;
-	q->in_tx = 1;
 	s = q->st[ST_PENDING_SELECT];
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)max_points);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -522,11 +521,11 @@ int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		rc = db_rc(rc);
-		goto fail;
+		goto out;
 	}
 	if (msg.n_points == 0) {
 		rc = SUIDO_OK;
-		goto fail; /* nothing pending: just end the transaction */
+		goto out; /* nothing pending */
 	}
 	s = q->st[ST_ITEM_SELECT];
 	for (size_t i = 0; i < msg.n_items; i++) {
@@ -535,7 +534,7 @@ int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *
 		if (sqlite3_step(s) != SQLITE_ROW) {
 			sqlite3_reset(s);
 			rc = SUIDO_ERR_DB; /* a point whose item row is gone: corrupt queue */
-			goto fail;
+			goto out;
 		}
 		pi->name = dup_col(s, 0);
 		pi->unit = dup_col(s, 1);
@@ -545,7 +544,7 @@ int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *
 			goto nomem;
 	}
 	snprintf(id, sizeof id, "%s:%lld:%llu", q->gateway, (long long)q->epoch,
-		 (unsigned long long)q->next_seq);
+		 (unsigned long long)seq);
 	msg.id = id;
 	msg.utility = q->utility;
 	msg.gateway = q->gateway;
@@ -553,32 +552,26 @@ int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *
 	if (profile_encode(&msg, &sb) != 0)
 		goto nomem;
 	s = q->st[ST_MSG_INSERT];
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)q->next_seq);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
 	sqlite3_bind_int64(s, 2, now_ms);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)msg.n_points);
 	sqlite3_bind_blob(s, 4, sb.data, (int)sb.len, SQLITE_STATIC);
 	if ((rc = step_done(s)) != SUIDO_OK)
-		goto fail;
+		goto out;
 	s = q->st[ST_PENDING_DELETE];
 	sqlite3_bind_int64(s, 1, last);
 	if ((rc = step_done(s)) != SUIDO_OK)
-		goto fail;
-	snprintf(seqtxt, sizeof seqtxt, "%llu", (unsigned long long)(q->next_seq + 1));
+		goto out;
+	snprintf(seqtxt, sizeof seqtxt, "%llu", (unsigned long long)(seq + 1));
 	s = q->st[ST_SEQ_UPDATE];
 	sqlite3_bind_text(s, 1, seqtxt, -1, SQLITE_STATIC);
 	if ((rc = step_done(s)) != SUIDO_OK)
-		goto fail;
-	if ((rc = exec(q, "COMMIT")) != SUIDO_OK)
-		goto fail;
-	q->in_tx = 0;
-	q->next_seq++;
+		goto out;
 	*made = 1;
 	goto out;
 nomem:
+	sqlite3_reset(q->st[ST_PENDING_SELECT]);
 	rc = SUIDO_ERR_NOMEM;
-fail:
-	exec(q, "ROLLBACK");
-	q->in_tx = 0;
 out:
 	msg.id = msg.utility = msg.gateway = NULL;
 	for (size_t i = 0; i < msg.n_items; i++) {
@@ -593,6 +586,42 @@ out:
 	free(msg.points);
 	idmap_free(&ids);
 	strbuf_free(&sb);
+	return rc;
+}
+
+int queue_make_messages(struct queue *q, size_t max_points, size_t max_msgs, int64_t now_ms,
+			size_t *made)
+{
+	int rc, one = 1;
+	size_t n = 0;
+
+	*made = 0;
+	if ((rc = exec(q, "BEGIN IMMEDIATE")) != SUIDO_OK)
+		return rc;
+	q->in_tx = 1;
+	while (n < max_msgs && one) {
+		if ((rc = make_one(q, max_points, now_ms, q->next_seq + n, &one)) != SUIDO_OK)
+			break;
+		n += (size_t)one;
+	}
+	if (rc == SUIDO_OK)
+		rc = exec(q, n ? "COMMIT" : "ROLLBACK");
+	if (rc != SUIDO_OK) {
+		exec(q, "ROLLBACK");
+		n = 0;
+	}
+	q->in_tx = 0;
+	q->next_seq += n;
+	*made = n;
+	return rc;
+}
+
+int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *made)
+{
+	size_t n = 0;
+	int rc = queue_make_messages(q, max_points, 1, now_ms, &n);
+
+	*made = n > 0;
 	return rc;
 }
 
@@ -677,6 +706,42 @@ int queue_ack(struct queue *q, const char *msg_id, int64_t now_ms, uint64_t *seq
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)sq);
 	sqlite3_bind_int64(s, 2, now_ms);
 	return step_done(s);
+}
+
+int queue_ack_many(struct queue *q, struct queue_ack_rec *acks, size_t n)
+{
+	int rc;
+
+	if ((rc = exec(q, "BEGIN IMMEDIATE")) != SUIDO_OK)
+		return rc;
+	q->in_tx = 1;
+	for (size_t i = 0; i < n && rc == SUIDO_OK; i++) {
+		sqlite3_stmt *s = q->st[ST_ACK_SELECT];
+		int row;
+		acks[i].fresh = 0;
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)acks[i].seq);
+		row = sqlite3_step(s);
+		if (row == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_NULL)
+			acks[i].fresh = 1;
+		else if (row != SQLITE_ROW && row != SQLITE_DONE)
+			rc = db_rc(row);
+		sqlite3_reset(s);
+		if (rc != SUIDO_OK || !acks[i].fresh)
+			continue;
+		s = q->st[ST_ACK_UPDATE];
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)acks[i].seq);
+		sqlite3_bind_int64(s, 2, acks[i].acked_ms);
+		rc = step_done(s);
+	}
+	if (rc == SUIDO_OK)
+		rc = exec(q, "COMMIT");
+	if (rc != SUIDO_OK) {
+		exec(q, "ROLLBACK");
+		for (size_t i = 0; i < n; i++)
+			acks[i].fresh = 0;
+	}
+	q->in_tx = 0;
+	return rc;
 }
 
 static int64_t scalar(struct queue *q, const char *sql)

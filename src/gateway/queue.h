@@ -83,6 +83,14 @@ void queue_intake_abort(struct queue *q);
  */
 int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *made);
 
+/*
+ * queue_make_message up to max_msgs times in one transaction (one commit for
+ * the lot): *made receives how many messages were made (0 when nothing was
+ * pending). On an error none of them was made. Same returns.
+ */
+int queue_make_messages(struct queue *q, size_t max_points, size_t max_msgs, int64_t now_ms,
+			size_t *made);
+
 struct queue_msg {
 	uint64_t seq;
 	char id[PROFILE_ID_MAX + 1];
@@ -117,6 +125,22 @@ uint64_t queue_next_seq(const struct queue *q);
  * SUIDO_ERR_EXISTS (acknowledged before), SUIDO_ERR_DB.
  */
 int queue_ack(struct queue *q, const char *msg_id, int64_t now_ms, uint64_t *seq);
+
+/* One ack to record with queue_ack_many. */
+struct queue_ack_rec {
+	uint64_t seq;
+	int64_t acked_ms;
+	int duplicate; /* the caller's: the platform answered "duplicate" */
+	int fresh;     /* out: 1 when this marked the message acknowledged */
+};
+
+/*
+ * Marks the messages acks[i].seq acknowledged at acks[i].acked_ms, in one
+ * transaction; a message already acknowledged, purged, or not in the queue
+ * is left as it is (fresh = 0). SUIDO_OK, or SUIDO_ERR_DB / _FULL after
+ * which nothing was recorded.
+ */
+int queue_ack_many(struct queue *q, struct queue_ack_rec *acks, size_t n);
 
 struct queue_stats {
 	int64_t pending_points;  /* accepted, not yet in a message */

@@ -40,6 +40,9 @@ struct sender {
 	unsigned resend_cap; /* at most this many resends in flight: half the window */
 	int turn_resend;     /* fresh data and resends take free slots in turn */
 	struct sender_counts counts;
+	/* acks received, not yet recorded in the queue (sender_flush_acks) */
+	struct queue_ack_rec *acks;
+	size_t n_acks, cap_acks;
 };
 
 struct sender *sender_new(struct queue *q, struct link *l, const struct gwseal *seal,
@@ -68,6 +71,7 @@ void sender_free(struct sender *s)
 {
 	if (!s)
 		return;
+	free(s->acks);
 	free(s->fl);
 	free(s);
 }
@@ -337,7 +341,6 @@ void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st
 		const char *reason, int64_t wall_ms)
 {
 	uint64_t seq = 0;
-	int rc;
 
 	if (st == PROFILE_ACK_REJECTED) {
 		/* The platform refused it. Keep it: dropping would lose data; it is
@@ -350,15 +353,24 @@ void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st
 		s->counts.rejected_acks++;
 		return;
 	}
-	rc = queue_ack(s->q, msg_id, wall_ms, &seq);
-	if (rc == SUIDO_OK) {
-		s->counts.acked++;
-		if (st == PROFILE_ACK_DUPLICATE)
-			s->counts.duplicates++;
-	} else if (rc != SUIDO_ERR_EXISTS && rc != SUIDO_ERR_NOTFOUND) {
-		log_error("sender", "recording ack of %s failed: %s", msg_id, suido_strerror(rc));
-		return; /* not recorded: the message is resent and acked again */
+	{
+		char gw[PROFILE_NAME_MAX + 1];
+		int64_t epoch;
+		if (profile_msg_id_parse(msg_id, gw, sizeof gw, &epoch, &seq) != SUIDO_OK ||
+		    strcmp(gw, queue_gateway(s->q)) != 0 || epoch != queue_epoch(s->q))
+			return; /* not one of ours (another epoch: a replaced queue) */
 	}
+	if (s->n_acks == s->cap_acks) {
+		size_t cap = s->cap_acks ? s->cap_acks * 2 : 64;
+		struct queue_ack_rec *na = realloc(s->acks, cap * sizeof *na);
+		if (!na) {
+			log_error("sender", "recording ack of %s failed: out of memory", msg_id);
+			return; /* not recorded: the message is resent and acked again */
+		}
+		s->acks = na;
+		s->cap_acks = cap;
+	}
+	s->acks[s->n_acks++] = (struct queue_ack_rec){seq, wall_ms, st == PROFILE_ACK_DUPLICATE, 0};
 	/* The same seq may be in flight twice (sent normally and on request);
 	 * each copy is answered. The normal one goes first: once acknowledged
 	 * it has done its job. */
@@ -370,6 +382,26 @@ void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st
 			}
 		}
 	}
+}
+
+int sender_flush_acks(struct sender *s)
+{
+	int rc;
+
+	if (s->n_acks == 0)
+		return SUIDO_OK;
+	rc = queue_ack_many(s->q, s->acks, s->n_acks);
+	if (rc == SUIDO_OK) {
+		for (size_t i = 0; i < s->n_acks; i++) {
+			s->counts.acked += s->acks[i].fresh;
+			s->counts.duplicates += s->acks[i].fresh && s->acks[i].duplicate;
+		}
+	} else {
+		log_error("sender", "recording %zu acks failed (the messages are resent and acked "
+				    "again): %s", s->n_acks, suido_strerror(rc));
+	}
+	s->n_acks = 0;
+	return rc;
 }
 
 unsigned sender_inflight(const struct sender *s)

@@ -41,10 +41,21 @@ void sender_free(struct sender *s);
  * error (the caller logs it and goes on; nothing is lost). */
 int sender_step(struct sender *s, int64_t now_ms);
 
-/* Handles an ack from the platform (call from the link's ack callback).
- * wall_ms is the wall-clock time recorded as the ack time. */
+/* Handles an ack from the platform (call from the link's ack callback):
+ * frees the message's window slot at once and keeps the ack for
+ * sender_flush_acks, which records it in the queue. wall_ms is the
+ * wall-clock time recorded as the ack time. */
 void sender_ack(struct sender *s, const char *msg_id, enum profile_ack_status st,
 		const char *reason, int64_t wall_ms);
+
+/*
+ * Records the acks kept since the last call in the queue, in one transaction
+ * (call after each link_loop, and before freeing the sender). An ack lost to
+ * a crash before this costs a resend that the platform answers "duplicate".
+ * SUIDO_OK, or the queue's error (the acks are then dropped and logged: the
+ * messages are resent and acked again).
+ */
+int sender_flush_acks(struct sender *s);
 
 /* Turns the publishing of data messages on or off (start / stop). */
 void sender_set_sending(struct sender *s, int on);

@@ -96,6 +96,58 @@ static void test_messages_in_order(void **state)
 	queue_close(q);
 }
 
+/* Several messages in one transaction: consecutive seqs, the same cuts as
+ * one at a time, a cap on how many; acks recorded in one transaction, each
+ * once, unknown seqs left alone. */
+static void test_batches(void **state)
+{
+	struct queue *q = NULL;
+	struct queue_msg m;
+	struct queue_stats st;
+	char err[256];
+	size_t made = 0;
+	struct queue_ack_rec acks[4] = {{1, 7000, 0, 0}, {2, 7000, 1, 0}, {1, 7001, 0, 0},
+					{99, 7000, 0, 0}};
+
+	assert_int_equal(queue_open(db, "demo", "gw1", &q, err, sizeof err), SUIDO_OK);
+	add_points(q, 25, 1795100400000LL);
+	assert_int_equal(queue_intake_commit(q, "aa", "f.csv", 1, "{}"), SUIDO_OK);
+	assert_int_equal(queue_make_messages(q, 10, 2, 5000, &made), SUIDO_OK);
+	assert_int_equal(made, 2);
+	assert_int_equal(queue_next_seq(q), 3);
+	assert_int_equal(queue_make_messages(q, 10, 64, 5000, &made), SUIDO_OK);
+	assert_int_equal(made, 1);
+	assert_int_equal(queue_make_messages(q, 10, 64, 5000, &made), SUIDO_OK);
+	assert_int_equal(made, 0);
+	assert_int_equal(queue_next_seq(q), 4);
+	assert_int_equal(queue_stats(q, &st), SUIDO_OK);
+	assert_int_equal(st.pending_points, 0);
+	assert_int_equal(st.unacked_msgs, 3);
+	assert_int_equal(st.unacked_points, 25);
+	assert_int_equal(queue_get_message(q, 3, &m), SUIDO_OK);
+	assert_int_equal(m.n_points, 5);
+	free(m.payload);
+
+	assert_int_equal(queue_ack_many(q, acks, 4), SUIDO_OK);
+	assert_int_equal(acks[0].fresh, 1);
+	assert_int_equal(acks[1].fresh, 1);
+	assert_int_equal(acks[2].fresh, 0); /* the same message again */
+	assert_int_equal(acks[3].fresh, 0); /* not in the queue */
+	assert_int_equal(queue_stats(q, &st), SUIDO_OK);
+	assert_int_equal(st.unacked_msgs, 1);
+	assert_int_equal(st.acked_msgs, 2);
+	assert_int_equal(queue_next_unacked(q, 0, &m), SUIDO_OK);
+	assert_int_equal(m.seq, 3);
+	free(m.payload);
+	queue_close(q);
+	/* durable: a reopened queue knows the acks and the next seq */
+	assert_int_equal(queue_open(db, "demo", "gw1", &q, err, sizeof err), SUIDO_OK);
+	assert_int_equal(queue_next_seq(q), 4);
+	assert_int_equal(queue_stats(q, &st), SUIDO_OK);
+	assert_int_equal(st.acked_msgs, 2);
+	queue_close(q);
+}
+
 static void test_ids_never_reused(void **state)
 {
 	struct queue *q = NULL;
@@ -166,6 +218,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_messages_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
