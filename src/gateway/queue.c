@@ -3,6 +3,8 @@
  * transaction, so a kill -9 at any instant leaves either the state before or
  * the state after: a file is taken with all its points or not at all, and a
  * message exists exactly when its points have left the pending table.
+ * Pending points are kept in chunks of up to QCHUNK_MAX_POINTS (qchunk.h),
+ * in the order they were taken.
  */
 #include "queue.h"
 
@@ -14,16 +16,20 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "qchunk.h"
 #include "suido/error.h"
+#include "suido/log.h"
 #include "suido/strbuf.h"
 
 /* 2: points.s, the text of a text point; 3: archives, the index of evacuated
- * messages (archive.h) */
-#define QUEUE_SCHEMA_VERSION 3
+ * messages (archive.h); 4: pending points in chunks (qchunk.h) instead of
+ * one row each in points */
+#define QUEUE_SCHEMA_VERSION 4
 
 enum {
 	ST_ITEM_UPSERT,
-	ST_POINT_INSERT,
+	ST_CHUNK_INSERT,
+	ST_CHUNK_UPDATE,
 	ST_FILE_INSERT,
 	ST_FILE_LOOKUP,
 	ST_PENDING_SELECT,
@@ -43,13 +49,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ITEM_UPSERT] = ("INSERT INTO items(id,name,unit,facility) VALUES(?1,?2,?3,?4) "
 			   "ON CONFLICT(id) DO UPDATE SET name=excluded.name, unit=excluded.unit, "
 			   "facility=excluded.facility"),
-	[ST_POINT_INSERT] = "INSERT INTO points(item,t,v,s) VALUES(?1,?2,?3,?4)",
+	[ST_CHUNK_INSERT] = "INSERT INTO pending(n,data) VALUES(?1,?2)",
+	[ST_CHUNK_UPDATE] = "UPDATE pending SET n=?2, data=?3 WHERE seq=?1",
 	[ST_FILE_INSERT] = "INSERT INTO files(sha256,name,received,receipt) VALUES(?1,?2,?3,?4)",
 	[ST_FILE_LOOKUP] = "SELECT name,received,receipt FROM files WHERE sha256=?1",
-	[ST_PENDING_SELECT] = "SELECT seq,item,t,v,s FROM points ORDER BY seq LIMIT ?1",
+	[ST_PENDING_SELECT] = "SELECT seq,n,data FROM pending ORDER BY seq",
 	[ST_ITEM_SELECT] = "SELECT name,unit,facility FROM items WHERE id=?1",
 	[ST_MSG_INSERT] = "INSERT INTO messages(seq,created,n_points,payload) VALUES(?1,?2,?3,?4)",
-	[ST_PENDING_DELETE] = "DELETE FROM points WHERE seq<=?1",
+	[ST_PENDING_DELETE] = "DELETE FROM pending WHERE seq<=?1",
 	[ST_SEQ_UPDATE] = "UPDATE meta SET value=?1 WHERE key='next_seq'",
 	[ST_NEXT_UNACKED] = ("SELECT seq,n_points,payload FROM messages WHERE acked IS NULL AND "
 			    "seq>?1 ORDER BY seq LIMIT 1"),
@@ -70,6 +77,8 @@ struct queue {
 	/* items upserted in the open intake transaction, by mapping_item address */
 	const struct mapping_item **seen;
 	size_t seen_cap, seen_n;
+	struct qchunk_writer intake; /* the open intake's chunk being filled */
+	struct qchunk_writer rest;   /* what a message leaves of a chunk */
 };
 
 static int db_rc(int rc)
@@ -99,6 +108,80 @@ static int meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
 	return rc;
 }
 
+#define PENDING_DDL                                                                           \
+	"CREATE TABLE pending(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, data BLOB NOT NULL);"
+
+/* Inserts chunk w as the newest pending row with a statement of the
+ * migration, and empties w. */
+static int migrate_put(sqlite3 *db, sqlite3_stmt *ins, struct qchunk_writer *w, char *err,
+		       size_t errlen)
+{
+	int rc = SUIDO_OK;
+
+	sqlite3_bind_int64(ins, 1, (sqlite3_int64)w->n);
+	sqlite3_bind_blob(ins, 2, w->buf.data, (int)w->buf.len, SQLITE_STATIC);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		rc = SUIDO_ERR_DB;
+	}
+	sqlite3_reset(ins);
+	qchunk_writer_reset(w);
+	return rc;
+}
+
+/* Version 3 -> 4 inside the caller's transaction: the one-row-per-point
+ * table becomes chunks, in the same order. */
+static int migrate_points(sqlite3 *db, char *err, size_t errlen)
+{
+	struct qchunk_writer w = {0};
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	int rc = SUIDO_OK, st = SQLITE_DONE;
+	long long moved = 0;
+
+	if (sqlite3_exec(db, PENDING_DDL, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT item,t,v,s FROM points ORDER BY seq", -1, &sel, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO pending(n,data) VALUES(?1,?2)", -1, &ins, NULL) !=
+		    SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		rc = SUIDO_ERR_DB;
+	}
+	while (rc == SUIDO_OK && (st = sqlite3_step(sel)) == SQLITE_ROW) {
+		const char *item = (const char *)sqlite3_column_text(sel, 0);
+		const char *text = (const char *)sqlite3_column_text(sel, 3);
+		struct qchunk_point pt = {item, item ? strlen(item) : 0, sqlite3_column_int64(sel, 1),
+					  sqlite3_column_double(sel, 2), text,
+					  text ? (size_t)sqlite3_column_bytes(sel, 3) : 0};
+		rc = qchunk_writer_add(&w, &pt);
+		if (rc == SUIDO_ERR_LIMIT && w.n > 0) {
+			/* the chunk's distinct items are used up: start the next */
+			if ((rc = migrate_put(db, ins, &w, err, errlen)) == SUIDO_OK)
+				rc = qchunk_writer_add(&w, &pt);
+		}
+		if (rc != SUIDO_OK && !err[0])
+			snprintf(err, errlen, "point %lld: %s", moved + 1, suido_strerror(rc));
+		moved++;
+		if (rc == SUIDO_OK && w.n >= QCHUNK_MAX_POINTS)
+			rc = migrate_put(db, ins, &w, err, errlen);
+	}
+	if (rc == SUIDO_OK && st != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		rc = SUIDO_ERR_DB;
+	}
+	if (rc == SUIDO_OK && w.n > 0)
+		rc = migrate_put(db, ins, &w, err, errlen);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	qchunk_writer_free(&w);
+	if (rc == SUIDO_OK && sqlite3_exec(db, "DROP TABLE points", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		rc = SUIDO_ERR_DB;
+	}
+	if (rc == SUIDO_OK)
+		log_info("queue", "moved %lld pending points into chunks", moved);
+	return rc;
+}
+
 /* The index of archive files (archive.h): which file holds which seq range.
  * Ranges never overlap (queue_evacuable). */
 #define ARCHIVES_DDL                                                                          \
@@ -117,8 +200,7 @@ static int create_schema(struct queue *q, char *err, size_t errlen)
 		"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
 		"CREATE TABLE items(id TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL,"
 		" facility TEXT NOT NULL) WITHOUT ROWID;"
-		"CREATE TABLE points(seq INTEGER PRIMARY KEY, item TEXT NOT NULL,"
-		" t INTEGER NOT NULL, v REAL NOT NULL, s TEXT);"
+		PENDING_DDL
 		"CREATE TABLE files(sha256 TEXT PRIMARY KEY, name TEXT NOT NULL,"
 		" received INTEGER NOT NULL, receipt TEXT NOT NULL) WITHOUT ROWID;"
 		"CREATE TABLE messages(seq INTEGER PRIMARY KEY, created INTEGER NOT NULL,"
@@ -194,6 +276,22 @@ int queue_open(const char *path, const char *utility, const char *gateway, struc
 			exec(q, "ROLLBACK");
 			goto fail;
 		}
+		snprintf(buf, sizeof buf, "%d", 3);
+	}
+	if (atoi(buf) == 3) { /* version 3 kept a row per pending point */
+		char why[256] = "";
+		int mrc = exec(q, "BEGIN IMMEDIATE");
+		if (mrc == SUIDO_OK)
+			mrc = migrate_points(q->db, why, sizeof why);
+		if (mrc == SUIDO_OK)
+			mrc = exec(q, "UPDATE meta SET value='4' WHERE key='schema_version'; COMMIT;");
+		if (mrc != SUIDO_OK) {
+			snprintf(err, errlen, "queue %s: migration to version 4: %s", path,
+				 why[0] ? why : sqlite3_errmsg(q->db));
+			exec(q, "ROLLBACK");
+			rc = mrc;
+			goto fail;
+		}
 		snprintf(buf, sizeof buf, "%d", QUEUE_SCHEMA_VERSION);
 	}
 	if (atoi(buf) != QUEUE_SCHEMA_VERSION) {
@@ -238,6 +336,8 @@ void queue_close(struct queue *q)
 	free(q->utility);
 	free(q->gateway);
 	free(q->seen);
+	qchunk_writer_free(&q->intake);
+	qchunk_writer_free(&q->rest);
 	free(q);
 }
 
@@ -278,6 +378,7 @@ int queue_intake_begin(struct queue *q)
 	int rc = exec(q, "BEGIN IMMEDIATE");
 	if (rc == SUIDO_OK)
 		q->in_tx = 1;
+	qchunk_writer_reset(&q->intake);
 	q->seen_n = 0;
 	if (q->seen)
 		memset(q->seen, 0, q->seen_cap * sizeof *q->seen);
@@ -327,11 +428,34 @@ static int step_done(sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? SUIDO_OK : db_rc(rc);
 }
 
+/* Writes chunk w (when it holds points) as the newest pending row, or
+ * replaces row seq with it when seq is not 0, and empties it. */
+static int put_chunk(struct queue *q, struct qchunk_writer *w, int64_t seq)
+{
+	sqlite3_stmt *s = q->st[seq ? ST_CHUNK_UPDATE : ST_CHUNK_INSERT];
+	int rc;
+
+	if (w->n == 0)
+		return SUIDO_OK;
+	if (seq) {
+		sqlite3_bind_int64(s, 1, seq);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)w->n);
+		sqlite3_bind_blob(s, 3, w->buf.data, (int)w->buf.len, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)w->n);
+		sqlite3_bind_blob(s, 2, w->buf.data, (int)w->buf.len, SQLITE_STATIC);
+	}
+	rc = step_done(s);
+	qchunk_writer_reset(w);
+	return rc;
+}
+
 static int intake(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v,
 		  const char *text, size_t len)
 {
 	sqlite3_stmt *s;
 	int added = seen_add(q, item), rc;
+	struct qchunk_point pt = {item->id, strlen(item->id), t_ms, v, text, len};
 
 	if (added < 0)
 		return SUIDO_ERR_NOMEM;
@@ -344,15 +468,15 @@ static int intake(struct queue *q, const struct mapping_item *item, int64_t t_ms
 		if ((rc = step_done(s)) != SUIDO_OK)
 			return rc;
 	}
-	s = q->st[ST_POINT_INSERT];
-	sqlite3_bind_text(s, 1, item->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, t_ms);
-	sqlite3_bind_double(s, 3, v);
-	if (text)
-		sqlite3_bind_text(s, 4, text, (int)len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 4);
-	return step_done(s);
+	rc = qchunk_writer_add(&q->intake, &pt);
+	if (rc == SUIDO_ERR_LIMIT && q->intake.n > 0) {
+		/* the chunk's distinct items are used up: the point starts the next */
+		if ((rc = put_chunk(q, &q->intake, 0)) == SUIDO_OK)
+			rc = qchunk_writer_add(&q->intake, &pt);
+	}
+	if (rc != SUIDO_OK)
+		return rc;
+	return q->intake.n >= QCHUNK_MAX_POINTS ? put_chunk(q, &q->intake, 0) : SUIDO_OK;
 }
 
 int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v)
@@ -370,8 +494,12 @@ int queue_intake_commit(struct queue *q, const char *sha256_hex, const char *nam
 			int64_t received_ms, const char *receipt)
 {
 	sqlite3_stmt *s = q->st[ST_FILE_INSERT];
-	int rc;
+	int rc = put_chunk(q, &q->intake, 0);
 
+	if (rc != SUIDO_OK) {
+		queue_intake_abort(q);
+		return rc;
+	}
 	sqlite3_bind_text(s, 1, sha256_hex, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, received_ms);
@@ -392,6 +520,7 @@ void queue_intake_abort(struct queue *q)
 	if (q->in_tx)
 		exec(q, "ROLLBACK");
 	q->in_tx = 0;
+	qchunk_writer_reset(&q->intake);
 }
 
 /* Small string -> index map for the items of one message. */
@@ -462,6 +591,71 @@ static void idmap_free(struct idmap *m)
 	free(m->vals);
 }
 
+/* What a message being cut collects from the pending chunks: its first
+ * max points, then (into q->rest) the remainder of the last chunk read. */
+struct cut {
+	struct queue *q;
+	struct profile_msg *msg;
+	struct idmap *ids;
+	size_t max, cap_items, cap_points;
+	int rc;
+};
+
+static int cut_point(void *ctx, const struct qchunk_point *pt)
+{
+	struct cut *c = ctx;
+	struct profile_msg *msg = c->msg;
+	char item[QCHUNK_ITEM_MAX + 1];
+	int added;
+	long idx;
+
+	if (msg->n_points >= c->max) {
+		c->rc = qchunk_writer_add(&c->q->rest, pt);
+		return c->rc != SUIDO_OK;
+	}
+	memcpy(item, pt->item, pt->item_len);
+	item[pt->item_len] = '\0';
+	if ((idx = idmap_get(c->ids, item, &added)) < 0)
+		goto nomem;
+	if (added) {
+		struct profile_item *pi;
+		if (msg->n_items == c->cap_items) {
+			size_t nc = c->cap_items ? c->cap_items * 2 : 16;
+			void *np = realloc(msg->items, nc * sizeof *msg->items);
+			if (!np)
+				goto nomem;
+			msg->items = np;
+			c->cap_items = nc;
+		}
+		pi = &msg->items[msg->n_items++];
+		memset(pi, 0, sizeof *pi);
+		if (!(pi->id = strdup(item)))
+			goto nomem;
+	}
+	if (msg->n_points == c->cap_points) {
+		size_t nc = c->cap_points ? c->cap_points * 2 : 256;
+		void *np = realloc(msg->points, nc * sizeof *msg->points);
+		if (!np)
+			goto nomem;
+		msg->points = np;
+		c->cap_points = nc;
+	}
+	msg->points[msg->n_points] = (struct profile_point){(uint32_t)idx, pt->t_ms, pt->v, NULL};
+	if (pt->text) {
+		char *t = malloc(pt->text_len + 1);
+		if (!t)
+			goto nomem;
+		memcpy(t, pt->text, pt->text_len);
+		t[pt->text_len] = '\0';
+		msg->points[msg->n_points].text = t;
+	}
+	msg->n_points++;
+	return 0;
+nomem:
+	c->rc = SUIDO_ERR_NOMEM;
+	return 1;
+}
+
 /* Makes message seq from up to max_points of the oldest pending points,
  * inside the caller's transaction. *made = 0 when nothing was pending. */
 static int make_one(struct queue *q, size_t max_points, int64_t now_ms, uint64_t seq, int *made)
@@ -469,55 +663,38 @@ static int make_one(struct queue *q, size_t max_points, int64_t now_ms, uint64_t
 	struct profile_msg msg = {0};
 	struct idmap ids = {0};
 	struct strbuf sb = STRBUF_INIT;
+	struct cut c = {q, &msg, &ids, max_points, 0, 0, SUIDO_OK};
 	sqlite3_stmt *s;
-	size_t cap_items = 0, cap_points = 0;
-	int64_t last = 0;
+	int64_t last_full = 0, partial = 0;
 	char id[PROFILE_ID_MAX + 1], seqtxt[24];
 	int rc;
 
 	*made = 0;
+	qchunk_writer_reset(&q->rest);
 	s = q->st[ST_PENDING_SELECT];
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)max_points);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *item = (const char *)sqlite3_column_text(s, 1);
-		int added;
-		long idx = idmap_get(&ids, item, &added);
-		if (idx < 0)
-			goto nomem;
-		if (added) {
-			struct profile_item *pi;
-			if (msg.n_items == cap_items) {
-				size_t nc = cap_items ? cap_items * 2 : 16;
-				void *np = realloc(msg.items, nc * sizeof *msg.items);
-				if (!np)
-					goto nomem;
-				msg.items = np;
-				cap_items = nc;
-			}
-			pi = &msg.items[msg.n_items++];
-			memset(pi, 0, sizeof *pi);
-			pi->id = strdup(item);
-			if (!pi->id)
-				goto nomem;
+	while (msg.n_points < max_points && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char why[160];
+		int stopped;
+		int dr = qchunk_decode(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
+				       sqlite3_column_int64(s, 1), cut_point, &c, &stopped, why,
+				       sizeof why);
+		if (dr == SUIDO_OK && stopped)
+			dr = c.rc;
+		if (dr != SUIDO_OK) {
+			if (dr == SUIDO_ERR_INVALID)
+				log_error("queue", "pending chunk %lld: %s",
+					  (long long)sqlite3_column_int64(s, 0), why);
+			sqlite3_reset(s);
+			rc = dr == SUIDO_ERR_INVALID ? SUIDO_ERR_DB : dr;
+			goto out;
 		}
-		if (msg.n_points == cap_points) {
-			size_t nc = cap_points ? cap_points * 2 : 256;
-			void *np = realloc(msg.points, nc * sizeof *msg.points);
-			if (!np)
-				goto nomem;
-			msg.points = np;
-			cap_points = nc;
-		}
-		msg.points[msg.n_points].item = (uint32_t)idx;
-		msg.points[msg.n_points].t_ms = sqlite3_column_int64(s, 2);
-		msg.points[msg.n_points].v = sqlite3_column_double(s, 3);
-		msg.points[msg.n_points].text = NULL;
-		if (sqlite3_column_type(s, 4) == SQLITE_TEXT &&
-		    !(msg.points[msg.n_points].text = strdup((const char *)sqlite3_column_text(s, 4))))
-			goto nomem;
-		msg.n_points++;
-		last = sqlite3_column_int64(s, 0);
+		if (q->rest.n > 0)
+			partial = sqlite3_column_int64(s, 0);
+		else
+			last_full = sqlite3_column_int64(s, 0);
 	}
+	if (msg.n_points >= max_points)
+		rc = SQLITE_DONE; /* enough read: the rest stays pending */
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		rc = db_rc(rc);
@@ -558,9 +735,13 @@ static int make_one(struct queue *q, size_t max_points, int64_t now_ms, uint64_t
 	sqlite3_bind_blob(s, 4, sb.data, (int)sb.len, SQLITE_STATIC);
 	if ((rc = step_done(s)) != SUIDO_OK)
 		goto out;
-	s = q->st[ST_PENDING_DELETE];
-	sqlite3_bind_int64(s, 1, last);
-	if ((rc = step_done(s)) != SUIDO_OK)
+	if (last_full) {
+		s = q->st[ST_PENDING_DELETE];
+		sqlite3_bind_int64(s, 1, last_full);
+		if ((rc = step_done(s)) != SUIDO_OK)
+			goto out;
+	}
+	if (partial && (rc = put_chunk(q, &q->rest, partial)) != SUIDO_OK)
 		goto out;
 	snprintf(seqtxt, sizeof seqtxt, "%llu", (unsigned long long)(seq + 1));
 	s = q->st[ST_SEQ_UPDATE];
@@ -570,7 +751,6 @@ static int make_one(struct queue *q, size_t max_points, int64_t now_ms, uint64_t
 	*made = 1;
 	goto out;
 nomem:
-	sqlite3_reset(q->st[ST_PENDING_SELECT]);
 	rc = SUIDO_ERR_NOMEM;
 out:
 	msg.id = msg.utility = msg.gateway = NULL;
@@ -758,7 +938,7 @@ static int64_t scalar(struct queue *q, const char *sql)
 
 int queue_stats(struct queue *q, struct queue_stats *out)
 {
-	out->pending_points = scalar(q, "SELECT count(*) FROM points");
+	out->pending_points = scalar(q, "SELECT coalesce(sum(n),0) FROM pending");
 	out->unacked_msgs = scalar(q, "SELECT count(*) FROM messages WHERE acked IS NULL");
 	out->unacked_points =
 		scalar(q, "SELECT coalesce(sum(n_points),0) FROM messages WHERE acked IS NULL");

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <math.h>
+#include <sqlite3.h>
 
 #include "queue.h"
 #include "suido/error.h"
@@ -148,6 +150,171 @@ static void test_batches(void **state)
 	queue_close(q);
 }
 
+/* Collects every message's points in order (decoded from the payloads). */
+struct seen_pts {
+	int64_t t[4096];
+	double v[4096];
+	char item[4096][16];
+	char text[4096][16];
+	size_t n;
+};
+
+static void drain(struct queue *q, size_t max_points, struct seen_pts *out, size_t *msgs)
+{
+	struct queue_msg m;
+	struct profile_msg *pm = NULL;
+	char err[256];
+	uint64_t after = 0;
+	int made = 1;
+
+	while (made)
+		assert_int_equal(queue_make_message(q, max_points, 5000, &made), SUIDO_OK);
+	*msgs = 0;
+	while (queue_next_unacked(q, after, &m) == SUIDO_OK) {
+		assert_int_equal(profile_decode(m.payload, m.len, NULL, &pm, err, sizeof err),
+				 SUIDO_OK);
+		assert_true(pm->n_points <= max_points);
+		for (size_t i = 0; i < pm->n_points; i++) {
+			size_t k = out->n++;
+			assert_true(k < 4096);
+			out->t[k] = pm->points[i].t_ms;
+			out->v[k] = pm->points[i].v;
+			snprintf(out->item[k], 16, "%s", pm->items[pm->points[i].item].id);
+			snprintf(out->text[k], 16, "%s", pm->points[i].text ? pm->points[i].text : "");
+		}
+		profile_msg_free(pm);
+		after = m.seq;
+		free(m.payload);
+		++*msgs;
+	}
+}
+
+/* Pending points live in chunks of QCHUNK_MAX_POINTS: a file larger than
+ * a chunk, cut into messages that end inside chunks, comes out whole, in
+ * order, texts included, and nothing stays pending. */
+static void test_chunk_boundaries(void **state)
+{
+	struct queue *q = NULL;
+	struct queue_stats st;
+	struct seen_pts *got = calloc(1, sizeof *got);
+	char err[256];
+	size_t msgs = 0;
+
+	assert_non_null(got);
+	assert_int_equal(queue_open(db, "demo", "gw1", &q, err, sizeof err), SUIDO_OK);
+	assert_int_equal(queue_intake_begin(q), SUIDO_OK);
+	for (int i = 0; i < 2500; i++) {
+		if (i % 100 == 7)
+			assert_int_equal(queue_intake_text(q, &B, 1000LL * i, "停止", 6), SUIDO_OK);
+		else
+			assert_int_equal(queue_intake_point(q, i % 2 ? &B : &A, 1000LL * i, i + 0.25),
+					 SUIDO_OK);
+	}
+	assert_int_equal(queue_intake_commit(q, "cc", "big.csv", 1, "{}"), SUIDO_OK);
+	assert_int_equal(queue_stats(q, &st), SUIDO_OK);
+	assert_int_equal(st.pending_points, 2500);
+	/* a second, small file after it: its points come after the first's */
+	add_points(q, 3, 9000000);
+	assert_int_equal(queue_intake_commit(q, "dd", "small.csv", 2, "{}"), SUIDO_OK);
+	drain(q, 700, got, &msgs);
+	assert_int_equal(msgs, 4); /* 2503 = 700 + 700 + 700 + 403 */
+	assert_int_equal(got->n, 2503);
+	for (int i = 0; i < 2500; i++) {
+		assert_int_equal(got->t[i], 1000LL * i);
+		if (i % 100 == 7) {
+			assert_string_equal(got->text[i], "停止");
+		} else {
+			assert_true(got->v[i] == i + 0.25);
+			assert_string_equal(got->item[i], i % 2 ? "w.b" : "w.a");
+		}
+	}
+	assert_int_equal(got->t[2500], 9000000);
+	assert_int_equal(queue_stats(q, &st), SUIDO_OK);
+	assert_int_equal(st.pending_points, 0);
+	assert_int_equal(st.unacked_points, 2503);
+	queue_close(q);
+	free(got);
+}
+
+/* A queue of schema version 3 (one row per pending point) keeps every
+ * pending point, in order, when opened by this version. */
+static void test_migrate_v3(void **state)
+{
+	struct queue *q = NULL;
+	struct seen_pts *got = calloc(1, sizeof *got);
+	sqlite3 *raw = NULL;
+	char err[256], sql[160];
+	size_t msgs = 0;
+
+	assert_non_null(got);
+	assert_int_equal(queue_open(db, "demo", "gw1", &q, err, sizeof err), SUIDO_OK);
+	add_points(q, 2, 0); /* registers the items */
+	assert_int_equal(queue_intake_commit(q, "ee", "items.csv", 1, "{}"), SUIDO_OK);
+	queue_close(q);
+	assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw,
+				      "DROP TABLE pending;"
+				      "CREATE TABLE points(seq INTEGER PRIMARY KEY, item TEXT NOT NULL,"
+				      " t INTEGER NOT NULL, v REAL NOT NULL, s TEXT);"
+				      "UPDATE meta SET value='3' WHERE key='schema_version';"
+				      "BEGIN;",
+				      NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 1500; i++) {
+		snprintf(sql, sizeof sql, "INSERT INTO points(item,t,v,s) VALUES('%s', %d, %d.5, %s)",
+			 i % 3 ? "w.a" : "w.b", 5000 - i, i, i == 42 ? "'運転'" : "NULL");
+		assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+
+	assert_int_equal(queue_open(db, "demo", "gw1", &q, err, sizeof err), SUIDO_OK);
+	drain(q, 1000, got, &msgs);
+	assert_int_equal(got->n, 1500);
+	for (int i = 0; i < 1500; i++) {
+		assert_int_equal(got->t[i], 5000 - i); /* taken order, not time order */
+		assert_string_equal(got->item[i], i % 3 ? "w.a" : "w.b");
+		if (i == 42)
+			assert_string_equal(got->text[i], "運転");
+		else
+			assert_true(got->v[i] == i + 0.5);
+	}
+	queue_close(q);
+	free(got);
+}
+
+/* A file of more distinct items than one chunk names (QCHUNK_ITEMS_MAX):
+ * its points are split over more chunks and all come out, in order. */
+static void test_many_items_per_file(void **state)
+{
+	enum { N_ITEMS = 700 };
+	static char ids[N_ITEMS][16];
+	static struct mapping_item items[N_ITEMS];
+	struct queue *q = NULL;
+	struct seen_pts *got = calloc(1, sizeof *got);
+	char err[256];
+	size_t msgs = 0;
+
+	assert_non_null(got);
+	for (int i = 0; i < N_ITEMS; i++) {
+		snprintf(ids[i], sizeof ids[i], "i.%d", i);
+		items[i] = (struct mapping_item){ids[i], ids[i], "", ""};
+	}
+	assert_int_equal(queue_open(db, "demo", "gw1", &q, err, sizeof err), SUIDO_OK);
+	assert_int_equal(queue_intake_begin(q), SUIDO_OK);
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < N_ITEMS; i++)
+			assert_int_equal(queue_intake_point(q, &items[i], 60000LL * r, i), SUIDO_OK);
+	assert_int_equal(queue_intake_commit(q, "ff", "wide.csv", 1, "{}"), SUIDO_OK);
+	drain(q, 1000, got, &msgs);
+	assert_int_equal(got->n, 3 * N_ITEMS);
+	for (int k = 0; k < 3 * N_ITEMS; k++) {
+		assert_int_equal(got->t[k], 60000LL * (k / N_ITEMS));
+		assert_true(got->v[k] == k % N_ITEMS);
+	}
+	queue_close(q);
+	free(got);
+}
+
 static void test_ids_never_reused(void **state)
 {
 	struct queue *q = NULL;
@@ -219,6 +386,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_messages_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_items_per_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,7 +121,7 @@ def queue_pending(st):
     """Points taken into the gateway's queue and not yet cut into a message."""
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(st.dir, "gateway", "queue.db"), uri=True)
     try:
-        return db.execute("SELECT count(*) FROM points").fetchone()[0]
+        return db.execute("SELECT coalesce(sum(n), 0) FROM pending").fetchone()[0]
     finally:
         db.close()
 

@@ -101,7 +101,7 @@ def main():
         q = sqlite3.connect(os.path.join(st.dir, "gateway", "queue.db"))
         assert q.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         unacked = q.execute("SELECT count(*) FROM messages WHERE acked IS NULL").fetchone()[0]
-        pending = q.execute("SELECT count(*) FROM points").fetchone()[0]
+        pending = q.execute("SELECT coalesce(sum(n), 0) FROM pending").fetchone()[0]
         assert unacked == 0 and pending == 0, (unacked, pending)
     finally:
         st.keep = False

@@ -300,7 +300,7 @@ def run(net, cut_s, n_files, rows, mode, n_before):
         assert q.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         unacked, n_msgs = q.execute("SELECT (SELECT count(*) FROM messages WHERE acked IS NULL),"
                                     " (SELECT count(*) FROM messages)").fetchone()
-        pending = q.execute("SELECT count(*) FROM points").fetchone()[0]
+        pending = q.execute("SELECT coalesce(sum(n), 0) FROM pending").fetchone()[0]
         q.close()
         assert unacked == 0 and pending == 0, (unacked, pending)
         assert n_msgs == len(seqs), "gateway queue %d messages, platform %d" % (n_msgs, len(seqs))
