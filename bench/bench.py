@@ -34,6 +34,8 @@ Environment (all optional; the defaults are what docs/benchmarks.md reports):
   BENCH_BEARER_SECONDS seconds of each bearer phase per round, token checks and
                        requests, alternating in 25 ms slices (1)
   BENCH_BEARER_ROUNDS  bearer rounds; medians reported (7)
+  BENCH_GATEWAY_SEND   extra [send] lines for the benchmark gateways, ';'-separated
+                       (e.g. "window = 64"); none by default
   BENCH_ONLY           comma list of ingest,query,gateway,open,sealed,csv,signin,bearer
                        to run a subset
   BENCH_BROKER_NODELAY=0   leave "set_tcp_nodelay true" out of the broker's
@@ -280,6 +282,7 @@ spool_dir = {self.spool}
 mapping = {ROOT}/etc/mapping-demo.conf
 {gateway_conf}[send]
 start = immediately
+{os.environ.get("BENCH_GATEWAY_SEND", "").replace(";", chr(10))}
 [security]
 format = plain
 mask_key = {mask_key}

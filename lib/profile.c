@@ -1012,11 +1012,29 @@ int profile_encode(const struct profile_msg *m, struct strbuf *out)
 		strbuf_putc(out, '}');
 	}
 	strbuf_puts(out, "],\"points\":[");
+	/* the hot loop: no printf; a row's points share their time, so the
+	 * formatted time is kept until it changes */
+	size_t ts_len = 0;
+	int64_t ts_ms = 0;
 	for (size_t i = 0; i < m->n_points; i++) {
 		const struct profile_point *p = &m->points[i];
-		strbuf_printf(out, i ? ",[%" PRIu32 ",\"" : "[%" PRIu32 ",\"", p->item);
-		strbuf_append(out, ts, timeutil_format_utc(p->t_ms, ts));
-		strbuf_puts(out, "\",");
+		char head[16], *h = head + sizeof head;
+		uint32_t k = p->item;
+		do {
+			*--h = (char)('0' + k % 10);
+			k /= 10;
+		} while (k);
+		*--h = '[';
+		if (i)
+			*--h = ',';
+		strbuf_append(out, h, (size_t)(head + sizeof head - h));
+		strbuf_append(out, ",\"", 2);
+		if (ts_len == 0 || p->t_ms != ts_ms) {
+			ts_len = timeutil_format_utc(p->t_ms, ts);
+			ts_ms = p->t_ms;
+		}
+		strbuf_append(out, ts, ts_len);
+		strbuf_append(out, "\",", 2);
 		if (p->text)
 			strbuf_json_str(out, p->text, strlen(p->text));
 		else

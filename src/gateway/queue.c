@@ -593,12 +593,20 @@ static void idmap_free(struct idmap *m)
 
 /* What a message being cut collects from the pending chunks: its first
  * max points, then (into q->rest) the remainder of the last chunk read. */
+#define CUT_CACHE 64 /* a power of two */
+
 struct cut {
 	struct queue *q;
 	struct profile_msg *msg;
 	struct idmap *ids;
 	size_t max, cap_items, cap_points;
 	int rc;
+	/* the chunk being read names an item by one pointer into its blob:
+	 * pointer -> message item index, emptied for every chunk */
+	struct {
+		const char *item;
+		long idx;
+	} cache[CUT_CACHE];
 };
 
 static int cut_point(void *ctx, const struct qchunk_point *pt)
@@ -613,10 +621,20 @@ static int cut_point(void *ctx, const struct qchunk_point *pt)
 		c->rc = qchunk_writer_add(&c->q->rest, pt);
 		return c->rc != SUIDO_OK;
 	}
-	memcpy(item, pt->item, pt->item_len);
-	item[pt->item_len] = '\0';
-	if ((idx = idmap_get(c->ids, item, &added)) < 0)
-		goto nomem;
+	{
+		size_t h = ((uintptr_t)pt->item >> 2) & (CUT_CACHE - 1);
+		if (c->cache[h].item == pt->item) {
+			idx = c->cache[h].idx;
+			added = 0;
+		} else {
+			memcpy(item, pt->item, pt->item_len);
+			item[pt->item_len] = '\0';
+			if ((idx = idmap_get(c->ids, item, &added)) < 0)
+				goto nomem;
+			c->cache[h].item = pt->item;
+			c->cache[h].idx = idx;
+		}
+	}
 	if (added) {
 		struct profile_item *pi;
 		if (msg->n_items == c->cap_items) {
@@ -663,7 +681,7 @@ static int make_one(struct queue *q, size_t max_points, int64_t now_ms, uint64_t
 	struct profile_msg msg = {0};
 	struct idmap ids = {0};
 	struct strbuf sb = STRBUF_INIT;
-	struct cut c = {q, &msg, &ids, max_points, 0, 0, SUIDO_OK};
+	struct cut c = {.q = q, .msg = &msg, .ids = &ids, .max = max_points, .rc = SUIDO_OK};
 	sqlite3_stmt *s;
 	int64_t last_full = 0, partial = 0;
 	char id[PROFILE_ID_MAX + 1], seqtxt[24];
@@ -674,8 +692,10 @@ static int make_one(struct queue *q, size_t max_points, int64_t now_ms, uint64_t
 	s = q->st[ST_PENDING_SELECT];
 	while (msg.n_points < max_points && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		char why[160];
-		int stopped;
-		int dr = qchunk_decode(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
+		int stopped, dr;
+
+		memset(c.cache, 0, sizeof c.cache);
+		dr = qchunk_decode(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
 				       sqlite3_column_int64(s, 1), cut_point, &c, &stopped, why,
 				       sizeof why);
 		if (dr == SUIDO_OK && stopped)
