@@ -13,7 +13,7 @@ Environment (all optional; the defaults are what docs/benchmarks.md reports):
   BENCH_MSGS           ingest_plain messages (1000)
   BENCH_POINTS_PER_MSG points per message (1000)
   BENCH_ITEMS          items per message (10)
-  BENCH_WINDOW         un-acked messages in flight (16, the gateway's default)
+  BENCH_WINDOW         un-acked messages in flight (64, the gateway's default)
   BENCH_INGEST_ROUNDS  ingest_plain rounds, each on a fresh stack with its own
                        reference run; medians reported (5)
   BENCH_QUERY_ROUNDS   timed rounds of query_range, median reported (5)
@@ -393,7 +393,7 @@ def bench_ingest(build, tmp, res):
     n_msgs = env_int("BENCH_MSGS", 1000)
     per_msg = env_int("BENCH_POINTS_PER_MSG", 1000)
     n_items = env_int("BENCH_ITEMS", 10)
-    window = env_int("BENCH_WINDOW", 16)
+    window = env_int("BENCH_WINDOW", 64)
     rounds = env_int("BENCH_INGEST_ROUNDS", 5)
     info("ingest_plain: %d rounds of %d msgs x %d points (%d items), window %d"
          % (rounds, n_msgs, per_msg, n_items, window))
@@ -841,7 +841,7 @@ def bench_sealed(build, tmp, res):
     n_msgs = env_int("BENCH_SEALED_MSGS", env_int("BENCH_MSGS", 1000))
     per_msg = env_int("BENCH_POINTS_PER_MSG", 1000)
     n_items = env_int("BENCH_ITEMS", 10)
-    window = env_int("BENCH_WINDOW", 16)
+    window = env_int("BENCH_WINDOW", 64)
     rounds = env_int("BENCH_SEALED_ROUNDS", 3)
     info("ingest_sealed: %d rounds of %d sealed msgs x %d points (%d items), window %d"
          % (rounds, n_msgs, per_msg, n_items, window))

@@ -173,7 +173,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	g->batch_points = 1000;
 	g->interval_ms = 1000;
 	g->ack_timeout_ms = 10000;
-	g->window = 16;
+	g->window = 64;
 	g->retention_ms = 7ll * 86400 * 1000;
 	g->archive_ms = 365ll * 86400 * 1000;
 	g->max_queue_bytes = 0;
@@ -191,7 +191,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		if (conf_get_int(c, s, "ack_timeout_ms", 0, 10000, 100, 3600000, &n, err, errlen))
 			goto fail;
 		g->ack_timeout_ms = n;
-		if (conf_get_int(c, s, "window", 0, 16, 1, 1024, &n, err, errlen))
+		if (conf_get_int(c, s, "window", 0, 64, 1, 1024, &n, err, errlen))
 			goto fail;
 		g->window = (unsigned)n;
 		if (conf_get_int(c, s, "retention_days", 0, 7, 0, 3650, &n, err, errlen))

@@ -1086,6 +1086,16 @@ void ingest_loop(struct ingest *in, int timeout_ms)
 		}
 	}
 	rc = mosquitto_loop(in->mosq, timeout_ms, 1);
+	/* libmosquitto reads about as many packets per call as it has acks
+	 * outstanding, which keeps batches as small as the last one: read on
+	 * while packets are waiting, so that one commit takes what arrived
+	 * (up to batch_messages) */
+	while (rc == MOSQ_ERR_SUCCESS && in->n > 0 && in->n < in->cfg->batch_messages) {
+		size_t before = in->n;
+		rc = mosquitto_loop(in->mosq, 0, 1);
+		if (in->n == before)
+			break;
+	}
 	flush(in);
 	publish_commands(in);
 	if (in->mon && timeutil_mono_ms() >= in->next_tick_ms) {

@@ -104,12 +104,53 @@ static void test_round_trip_random(void **state)
 	}
 }
 
+/* The parser's fast path for plain decimals (at most 15 digits) gives
+ * exactly the double strtod gives, bit for bit, signed zero included; longer
+ * or exponent forms go to strtod. */
+static void test_parse_matches_strtod(void **state)
+{
+	static const char *const fixed[] = {
+		"0", "-0", "+0", "0.1", "-0.1", "5.", ".5", "000123.4500", "999999999999999",
+		"-999999999999999", "0.000000000000001", "123456789.012345", "1234567890123456",
+		"0.1234567890123456", "1e3", "-2.5E-3", "9007199254740993", "0.30000000000000004"};
+	char buf[40];
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+		double a, b = strtod(fixed[i], NULL);
+		assert_int_equal(numparse_double(fixed[i], strlen(fixed[i]), &a, NULL, 0), SUIDO_OK);
+		if (memcmp(&a, &b, sizeof a) != 0)
+			fail_msg("%s: %.17g, strtod %.17g", fixed[i], a, b);
+	}
+	for (int i = 0; i < 300000; i++) {
+		double a, b;
+		int n = 0, digits;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		digits = 1 + (int)(x % 16); /* 16 digits: the strtod path */
+		if (x >> 60 & 1)
+			buf[n++] = '-';
+		for (int d = 0; d < digits; d++) {
+			if (d == (int)(x >> 8 & 15) % digits && d > 0)
+				buf[n++] = '.';
+			buf[n++] = (char)('0' + (x >> (12 + 3 * (d % 16)) ^ (uint64_t)d * 7) % 10);
+		}
+		buf[n] = '\0';
+		b = strtod(buf, NULL);
+		assert_int_equal(numparse_double(buf, (size_t)n, &a, NULL, 0), SUIDO_OK);
+		if (memcmp(&a, &b, sizeof a) != 0)
+			fail_msg("%s: %.17g, strtod %.17g", buf, a, b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_round_trip_random),
+		cmocka_unit_test(test_parse_matches_strtod),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
