@@ -181,7 +181,7 @@ int ptblock_decode(const void *data, size_t len, int64_t t0, int64_t t1, int64_t
 			goto bad;
 		}
 		pt.t_ms = t;
-		if (t >= from_ms && t < to_ms && fn && fn(ctx, &pt)) {
+		if (t >= from_ms && (t < to_ms || to_ms == INT64_MAX) && fn && fn(ctx, &pt)) {
 			if (stopped)
 				*stopped = 1;
 			return SUIDO_OK;

@@ -61,7 +61,8 @@ typedef int (*ptblock_fn)(void *ctx, const struct ptblock_point *p);
 /*
  * Decodes block data[len] whose row says it starts at t0, ends at t1 and
  * holds n points, calling fn for each point with from_ms <= t < to_ms, in
- * order. Stops early when fn returns nonzero (*stopped = 1; stopped may be
+ * order; to_ms == INT64_MAX means no upper bound (a point at INT64_MAX
+ * included). Stops early when fn returns nonzero (*stopped = 1; stopped may be
  * NULL), without reading the rest. Otherwise the whole block is checked,
  * points out of range included: SUIDO_OK, or SUIDO_ERR_INVALID when the
  * blob is damaged or disagrees with t0, t1, n (detail in err).

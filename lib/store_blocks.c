@@ -73,6 +73,10 @@ struct blocks {
 	struct vec old, merged;
 	int64_t *del;
 	size_t n_del, cap_del;
+	/* t0 of the blocks inside the flushed range that no new point falls in:
+	 * kept as they are, so no block written may reach over one (ascending) */
+	int64_t *bar;
+	size_t n_bar, cap_bar;
 	struct strbuf blob;
 	struct strbuf text; /* a NUL-terminated text for the readers' callbacks */
 };
@@ -137,6 +141,7 @@ void blocks_close(struct blocks *b)
 	free(b->old.p);
 	free(b->merged.p);
 	free(b->del);
+	free(b->bar);
 	strbuf_free(&b->arena);
 	strbuf_free(&b->blob);
 	strbuf_free(&b->text);
@@ -237,19 +242,33 @@ static int step_done(struct blocks *b, int id, const char *what)
 	return rc == SQLITE_DONE ? SUIDO_OK : store_sqlite_fail(b->db, rc, what);
 }
 
-/* Writes p[0..n) (ascending, distinct times) of item key as new blocks. */
+/* The first barrier (b->bar) after time t: *limit, and 1; 0 when none. */
+static int barrier_after(const struct blocks *b, int64_t t, size_t *j, int64_t *limit)
+{
+	while (*j < b->n_bar && b->bar[*j] <= t)
+		++*j;
+	if (*j == b->n_bar)
+		return 0;
+	*limit = b->bar[*j];
+	return 1;
+}
+
+/* Writes p[0..n) (ascending, distinct times, none inside a kept block) of
+ * item key as new blocks, none reaching over a kept block (b->bar). */
 static int write_new(struct blocks *b, int64_t key, const struct pend *p, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, j = 0;
 	int rc;
 
 	while (i < n) {
 		sqlite3_stmt *st = b->st[S_INSERT];
-		int64_t t0 = p[i].t, prev = t0;
+		int64_t t0 = p[i].t, prev = t0, limit = 0;
+		int bounded = barrier_after(b, t0, &j, &limit);
 		size_t k = 0;
 
 		strbuf_reset(&b->blob);
-		while (i < n && k < PTBLOCK_MAX_POINTS && (k == 0 || b->blob.len < PTBLOCK_TARGET_BYTES)) {
+		while (i < n && k < PTBLOCK_MAX_POINTS &&
+		       (k == 0 || (b->blob.len < PTBLOCK_TARGET_BYTES && (!bounded || p[i].t < limit)))) {
 			struct ptblock_point pt;
 			to_point(b, &p[i], &pt);
 			if ((rc = ptblock_append(&b->blob, k == 0, prev, &pt, 1)) != SUIDO_OK)
@@ -364,11 +383,14 @@ static int extend_prev(struct blocks *b, const struct pend *p, size_t n, size_t 
 	*taken = 0;
 	strbuf_reset(&b->blob);
 	if (strbuf_append(&b->blob, sqlite3_column_blob(st, 4),
-			  (size_t)sqlite3_column_bytes(st, 4)) != SUIDO_OK)
+			  (size_t)sqlite3_column_bytes(st, 4)) != SUIDO_OK) {
+		sqlite3_reset(st);
 		return SUIDO_ERR_NOMEM;
+	}
 	sqlite3_reset(st);
+	/* not over a kept block: the first barrier lies after the whole block */
 	while (k < n && have + (int64_t)k < PTBLOCK_MAX_POINTS &&
-	       b->blob.len < PTBLOCK_TARGET_BYTES) {
+	       b->blob.len < PTBLOCK_TARGET_BYTES && (b->n_bar == 0 || p[k].t < b->bar[0])) {
 		struct ptblock_point pt;
 		to_point(b, &p[k], &pt);
 		if ((rc = ptblock_append(&b->blob, 0, prev, &pt, 1)) != SUIDO_OK)
@@ -388,6 +410,35 @@ static int extend_prev(struct blocks *b, const struct pend *p, size_t n, size_t 
 	return rc;
 }
 
+/* Nonzero when one of p[0..n) (ascending) lies in [t0, t1]. */
+static int touches(const struct pend *p, size_t n, int64_t t0, int64_t t1)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p[mid].t < t0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && p[lo].t <= t1;
+}
+
+static int push_bar(struct blocks *b, int64_t t0)
+{
+	if (b->n_bar == b->cap_bar) {
+		size_t cap = b->cap_bar ? b->cap_bar * 2 : 8;
+		int64_t *nb = realloc(b->bar, cap * sizeof *nb);
+		if (!nb)
+			return SUIDO_ERR_NOMEM;
+		b->bar = nb;
+		b->cap_bar = cap;
+	}
+	b->bar[b->n_bar++] = t0;
+	return SUIDO_OK;
+}
+
 static int flush_item(struct blocks *b, struct pend_item *it)
 {
 	sqlite3_stmt *prev = b->st[S_PREV], *range = b->st[S_RANGE];
@@ -398,6 +449,7 @@ static int flush_item(struct blocks *b, struct pend_item *it)
 
 	b->old.n = 0;
 	b->n_del = 0;
+	b->n_bar = 0;
 	sqlite3_bind_int64(prev, 1, it->item_key);
 	sqlite3_bind_int64(prev, 2, lo);
 	rc = sqlite3_step(prev);
@@ -411,13 +463,18 @@ static int flush_item(struct blocks *b, struct pend_item *it)
 		sqlite3_reset(prev);
 		return rc;
 	}
-	/* blocks starting inside [lo, hi] */
+	/* blocks starting inside [lo, hi]: merged when a new point falls in
+	 * one, else kept as they are */
 	sqlite3_bind_int64(range, 1, it->item_key);
 	sqlite3_bind_int64(range, 2, lo);
 	sqlite3_bind_int64(range, 3, hi);
 	ret = SUIDO_OK;
-	while (ret == SUIDO_OK && (rc = sqlite3_step(range)) == SQLITE_ROW)
-		ret = take_old(b, range, it->item_key);
+	while (ret == SUIDO_OK && (rc = sqlite3_step(range)) == SQLITE_ROW) {
+		if (touches(p, n, sqlite3_column_int64(range, 1), sqlite3_column_int64(range, 2)))
+			ret = take_old(b, range, it->item_key);
+		else
+			ret = push_bar(b, sqlite3_column_int64(range, 1));
+	}
 	if (ret == SUIDO_OK && rc != SQLITE_DONE)
 		ret = store_sqlite_fail(b->db, rc, "read point blocks");
 	sqlite3_reset(range);
@@ -426,7 +483,7 @@ static int flush_item(struct blocks *b, struct pend_item *it)
 		return ret;
 	}
 	if (b->n_del == 0) {
-		/* the usual case: the points come after every block they touch */
+		/* the usual case: no new point falls inside a stored block */
 		if (has_prev && sqlite3_column_int64(prev, 3) < PTBLOCK_MAX_POINTS &&
 		    sqlite3_column_bytes(prev, 4) < PTBLOCK_TARGET_BYTES) {
 			if ((rc = extend_prev(b, p, n, &taken)) != SUIDO_OK)
@@ -552,7 +609,7 @@ static int keep_last(void *ctx, const struct ptblock_point *pt)
 int blocks_latest(struct blocks *b, int64_t item_key, store_point_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = b->st[S_LATEST];
-	struct last last;
+	struct last last = {{0}};
 	int rc, ret;
 
 	assert(!blocks_pending(b));

@@ -9,6 +9,7 @@
 #include "queue.h"
 
 #include <assert.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,6 +486,8 @@ static int intake(struct queue *q, const struct mapping_item *item, int64_t t_ms
 
 int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v)
 {
+	if (!isfinite(v))
+		return SUIDO_ERR_INVALID; /* the data profile has no NaN or infinity */
 	return intake(q, item, t_ms, v, NULL, 0);
 }
 
@@ -803,16 +806,28 @@ int queue_make_messages(struct queue *q, size_t max_points, size_t max_msgs, int
 	if ((rc = exec(q, "BEGIN IMMEDIATE")) != SUIDO_OK)
 		return rc;
 	q->in_tx = 1;
+	/* each message under a savepoint: one that cannot be made (a damaged
+	 * chunk, no memory) does not undo the ones made before it */
 	while (n < max_msgs && one) {
-		if ((rc = make_one(q, max_points, now_ms, q->next_seq + n, &one)) != SUIDO_OK)
+		if ((rc = exec(q, "SAVEPOINT cut")) != SUIDO_OK)
+			break;
+		rc = make_one(q, max_points, now_ms, q->next_seq + n, &one);
+		if (rc != SUIDO_OK) {
+			exec(q, "ROLLBACK TO cut");
+			exec(q, "RELEASE cut");
+			break;
+		}
+		if ((rc = exec(q, "RELEASE cut")) != SUIDO_OK)
 			break;
 		n += (size_t)one;
 	}
-	if (rc == SUIDO_OK)
-		rc = exec(q, n ? "COMMIT" : "ROLLBACK");
-	if (rc != SUIDO_OK) {
-		exec(q, "ROLLBACK");
-		n = 0;
+	{
+		int crc = exec(q, n ? "COMMIT" : "ROLLBACK");
+		if (crc != SUIDO_OK) {
+			exec(q, "ROLLBACK");
+			n = 0;
+			rc = crc;
+		}
 	}
 	q->in_tx = 0;
 	q->next_seq += n;

@@ -56,7 +56,8 @@ int queue_file_lookup(struct queue *q, const char *sha256_hex, struct queue_file
 /* Starts the transaction that takes one file. SUIDO_OK or SUIDO_ERR_DB/_FULL. */
 int queue_intake_begin(struct queue *q);
 
-/* Adds a point inside the intake transaction. SUIDO_OK, _DB, _FULL, _NOMEM. */
+/* Adds a point inside the intake transaction. SUIDO_OK, _DB, _FULL, _NOMEM;
+ * SUIDO_ERR_INVALID for a NaN or infinite v (the data profile has neither). */
 int queue_intake_point(struct queue *q, const struct mapping_item *item, int64_t t_ms, double v);
 
 /* Adds a text point text[len] (copied; UTF-8 without NUL, at most
@@ -86,7 +87,9 @@ int queue_make_message(struct queue *q, size_t max_points, int64_t now_ms, int *
 /*
  * queue_make_message up to max_msgs times in one transaction (one commit for
  * the lot): *made receives how many messages were made (0 when nothing was
- * pending). On an error none of them was made. Same returns.
+ * pending). On an error while making one, the ones made before it are kept
+ * (committed, counted in *made) and the error is returned; on a failed
+ * commit none is. Same returns.
  */
 int queue_make_messages(struct queue *q, size_t max_points, size_t max_msgs, int64_t now_ms,
 			size_t *made);

@@ -397,6 +397,15 @@ int sender_flush_acks(struct sender *s)
 			s->counts.duplicates += s->acks[i].fresh && s->acks[i].duplicate;
 		}
 	} else {
+		/* Their window slots are gone: publish them again from the first of
+		 * them on (the fresh-data walk restarts there; the platform answers
+		 * "duplicate" and the acks come again). */
+		uint64_t first = UINT64_MAX;
+		for (size_t i = 0; i < s->n_acks; i++)
+			if (s->acks[i].seq < first)
+				first = s->acks[i].seq;
+		if (first > 0 && first - 1 < s->last_seq)
+			s->last_seq = first - 1;
 		log_error("sender", "recording %zu acks failed (the messages are resent and acked "
 				    "again): %s", s->n_acks, suido_strerror(rc));
 	}

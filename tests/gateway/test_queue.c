@@ -315,6 +315,34 @@ static void test_many_items_per_file(void **state)
 	free(got);
 }
 
+/* A message that cannot be made (a damaged chunk) does not hold back the
+ * ones before it in the same transaction; a NaN is refused at intake. */
+static void test_damaged_chunk(void **state)
+{
+	struct queue *q = NULL;
+	struct queue_stats st;
+	sqlite3 *raw = NULL;
+	char err[256];
+	size_t made = 9;
+
+	assert_int_equal(queue_open(db, "demo", "gw1", &q, err, sizeof err), SUIDO_OK);
+	add_points(q, 3000, 0);
+	assert_int_equal(queue_intake_point(q, &A, 1, NAN), SUIDO_ERR_INVALID);
+	assert_int_equal(queue_intake_commit(q, "gg", "three.csv", 1, "{}"), SUIDO_OK);
+	assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "UPDATE pending SET data = x'0102'"
+					   " WHERE seq = (SELECT max(seq) FROM pending)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_int_equal(queue_make_messages(q, 1000, 64, 5000, &made), SUIDO_ERR_DB);
+	assert_int_equal(made, 2);
+	assert_int_equal(queue_next_seq(q), 3);
+	assert_int_equal(queue_stats(q, &st), SUIDO_OK);
+	assert_int_equal(st.unacked_msgs, 2);
+	assert_int_equal(st.pending_points, 1000); /* the damaged chunk stays */
+	queue_close(q);
+}
+
 static void test_ids_never_reused(void **state)
 {
 	struct queue *q = NULL;
@@ -389,6 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_items_per_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

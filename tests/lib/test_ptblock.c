@@ -263,8 +263,8 @@ static void test_time_gaps(void **state)
 		{-1, 0.0, NULL, 0},
 		{0, 0.5, NULL, 0},
 	};
-	/* ... and up to the top; a point at INT64_MAX is stored but no window
-	 * [from, to) reaches it */
+	/* ... and up to the top: to_ms = INT64_MAX is no upper bound, so a point
+	 * at INT64_MAX is read; any smaller to_ms leaves it out */
 	const struct ptblock_point high[] = {
 		{0, 1.0, NULL, 0},
 		{1 + g62, 2.0, NULL, 0},
@@ -290,7 +290,11 @@ static void test_time_gaps(void **state)
 	strbuf_reset(&b);
 	assert_int_equal(ptblock_append(&b, 1, 0, high, 4), SUIDO_OK);
 	assert_int_equal(decode_all(&b, 0, INT64_MAX, 4, &s, err, sizeof err), SUIDO_OK);
-	assert_points(&s, high, 3);
+	assert_points(&s, high, 4);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(ptblock_decode(b.data, b.len, 0, INT64_MAX, 4, INT64_MIN, INT64_MAX - 1,
+					collect, &s, NULL, err, sizeof err), SUIDO_OK);
+	assert_points(&s, high, 2); /* [.., INT64_MAX - 1): neither of the top two */
 	strbuf_free(&b);
 }
 
