@@ -657,8 +657,16 @@ int profile_xml_decode(const char *buf, size_t len, const struct profile_limits 
 	}
 	rc = x.rc;
 done:
-	if (x.ctxt)
+	if (x.ctxt) {
+		/* libxml2 builds a document of its own for an entity declared in
+		 * a DOCTYPE it parsed past ("SAX compatibility"); the context does
+		 * not free it */
+		if (x.ctxt->myDoc) {
+			xmlFreeDoc(x.ctxt->myDoc);
+			x.ctxt->myDoc = NULL;
+		}
 		xmlFreeParserCtxt(x.ctxt);
+	}
 	xmlSetStructuredErrorFunc(prev_ctx, prev_handler);
 	free(x.idx);
 	if (rc != SUIDO_OK) {

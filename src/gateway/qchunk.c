@@ -10,23 +10,7 @@
 #include <string.h>
 
 #include "suido/error.h"
-
-enum { TAG_NUMBER = 0, TAG_TEXT = 1, TAG_NAN = 2 };
-
-static int put_varint(struct strbuf *out, uint64_t v)
-{
-	unsigned char b[10];
-	size_t n = 0;
-
-	do {
-		b[n] = (unsigned char)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			b[n] |= 0x80;
-		n++;
-	} while (v);
-	return strbuf_append(out, b, n);
-}
+#include "suido/pcodec.h"
 
 static uint64_t hash_id(const char *s, size_t n)
 {
@@ -84,9 +68,9 @@ int qchunk_writer_add(struct qchunk_writer *w, const struct qchunk_point *p)
 	if (w->buf.len == 0)
 		rc = strbuf_putc(&w->buf, QCHUNK_VERSION);
 	if (rc == SUIDO_OK)
-		rc = put_varint(&w->buf, is_new ? w->n_names : e->index);
+		rc = pcodec_put_varint(&w->buf, is_new ? w->n_names : e->index);
 	if (rc == SUIDO_OK && is_new) {
-		rc = put_varint(&w->buf, p->item_len);
+		rc = pcodec_put_varint(&w->buf, p->item_len);
 		if (rc == SUIDO_OK)
 			rc = strbuf_append(&w->buf, p->item, p->item_len);
 	}
@@ -94,26 +78,9 @@ int qchunk_writer_add(struct qchunk_writer *w, const struct qchunk_point *p)
 	z = (uint64_t)p->t_ms - (uint64_t)w->prev_t;
 	z = (z << 1) ^ (uint64_t)(-(int64_t)(z >> 63));
 	if (rc == SUIDO_OK)
-		rc = put_varint(&w->buf, z);
-	if (rc == SUIDO_OK) {
-		if (p->text) {
-			rc = strbuf_putc(&w->buf, TAG_TEXT);
-			if (rc == SUIDO_OK)
-				rc = put_varint(&w->buf, p->text_len);
-			if (rc == SUIDO_OK)
-				rc = strbuf_append(&w->buf, p->text, p->text_len);
-		} else if (isnan(p->v)) {
-			rc = strbuf_putc(&w->buf, TAG_NAN);
-		} else {
-			unsigned char b[9];
-			uint64_t bits;
-			memcpy(&bits, &p->v, sizeof bits);
-			b[0] = TAG_NUMBER;
-			for (int i = 0; i < 8; i++)
-				b[1 + i] = (unsigned char)(bits >> (8 * i));
-			rc = strbuf_append(&w->buf, b, sizeof b);
-		}
-	}
+		rc = pcodec_put_varint(&w->buf, z);
+	if (rc == SUIDO_OK)
+		rc = pcodec_put_value(&w->buf, p->v, p->text, p->text_len);
 	if (rc == SUIDO_OK && is_new) {
 		char *copy = malloc(p->item_len);
 		if (!copy) {
@@ -156,30 +123,6 @@ void qchunk_writer_free(struct qchunk_writer *w)
 	strbuf_free(&w->buf);
 }
 
-/* Reads a minimal LEB128 varint of at most 10 octets. 0 on success. */
-static int get_varint(const unsigned char **pp, const unsigned char *end, uint64_t *v)
-{
-	const unsigned char *p = *pp;
-	uint64_t r = 0;
-
-	for (int i = 0; i < 10; i++) {
-		if (p >= end)
-			return -1;
-		unsigned char c = *p++;
-		if (i == 9 && c > 1)
-			return -1;
-		r |= (uint64_t)(c & 0x7f) << (7 * i);
-		if (!(c & 0x80)) {
-			if (c == 0 && i > 0)
-				return -1;
-			*pp = p;
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 struct name_ref {
 	const char *p;
 	size_t len;
@@ -214,7 +157,7 @@ int qchunk_decode(const void *data, size_t len, int64_t n, qchunk_fn fn, void *c
 			why = "more points than the row's n";
 			goto bad;
 		}
-		if (get_varint(&p, end, &k) != 0 || k > n_names) {
+		if (pcodec_get_varint(&p, end, &k) != 0 || k > n_names) {
 			why = "item reference";
 			goto bad;
 		}
@@ -223,7 +166,7 @@ int qchunk_decode(const void *data, size_t len, int64_t n, qchunk_fn fn, void *c
 				why = "too many items";
 				goto bad;
 			}
-			if (get_varint(&p, end, &u) != 0 || u == 0 || u > QCHUNK_ITEM_MAX ||
+			if (pcodec_get_varint(&p, end, &u) != 0 || u == 0 || u > QCHUNK_ITEM_MAX ||
 			    u > (uint64_t)(end - p)) {
 				why = "item id length";
 				goto bad;
@@ -250,51 +193,16 @@ int qchunk_decode(const void *data, size_t len, int64_t n, qchunk_fn fn, void *c
 		}
 		pt.item = names[k].p;
 		pt.item_len = names[k].len;
-		if (get_varint(&p, end, &u) != 0) {
+		if (pcodec_get_varint(&p, end, &u) != 0) {
 			why = "time";
 			goto bad;
 		}
 		/* un-zigzag, then add modulo 2^64 (the writer subtracted so) */
 		t += (u >> 1) ^ (uint64_t)(-(int64_t)(u & 1));
 		pt.t_ms = (int64_t)t;
-		if (p >= end) {
-			why = "missing value";
+		if ((why = pcodec_get_value(&p, end, QCHUNK_TEXT_MAX, &pt.v, &pt.text,
+					    &pt.text_len)) != NULL)
 			goto bad;
-		}
-		switch (*p++) {
-		case TAG_NUMBER: {
-			uint64_t bits = 0;
-			if (end - p < 8) {
-				why = "short number";
-				goto bad;
-			}
-			for (int b = 0; b < 8; b++)
-				bits |= (uint64_t)p[b] << (8 * b);
-			p += 8;
-			memcpy(&pt.v, &bits, sizeof bits);
-			if (isnan(pt.v)) {
-				why = "NaN stored as a number";
-				goto bad;
-			}
-			break;
-		}
-		case TAG_TEXT:
-			if (get_varint(&p, end, &u) != 0 || u > QCHUNK_TEXT_MAX ||
-			    u > (uint64_t)(end - p)) {
-				why = "text length";
-				goto bad;
-			}
-			pt.text = (const char *)p;
-			pt.text_len = (size_t)u;
-			p += u;
-			break;
-		case TAG_NAN:
-			pt.v = NAN;
-			break;
-		default:
-			why = "value tag";
-			goto bad;
-		}
 		if (fn && fn(ctx, &pt)) {
 			if (stopped)
 				*stopped = 1;

@@ -162,6 +162,8 @@ def main():
         # is refused as abandoned
         assert "transfer failed" in rec["reason"] or "logged no end" in rec["reason"], rec
         kept = os.path.join(st.dir, "gateway", "rejected", "reset.csv")
+        # the receipt is written first, then the file leaves the spool
+        assert h.wait_until(lambda: os.path.exists(kept), 10), "partial file not in rejected/"
         assert open(kept, "rb").read() == half, "partial file not kept in rejected/"
         assert fetch_receipt(st, u1, "reset.csv")["status"] == "rejected"
         # closed normally mid-line: vsftpd calls it complete; the missing
