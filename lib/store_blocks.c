@@ -81,15 +81,25 @@ struct blocks {
 	struct strbuf text; /* a NUL-terminated text for the readers' callbacks */
 };
 
+/* The array arr of *cap elements of size bytes, doubled (first when
+ * empty): the new array (*cap updated), or NULL with arr and *cap kept. */
+static void *grow(void *arr, size_t *cap, size_t size, size_t first)
+{
+	size_t n = *cap ? *cap * 2 : first;
+	void *na = realloc(arr, n * size);
+
+	if (na)
+		*cap = n;
+	return na;
+}
+
 static int vec_push(struct vec *v, const struct pend *p)
 {
 	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 64;
-		struct pend *np = realloc(v->p, cap * sizeof *np);
+		struct pend *np = grow(v->p, &v->cap, sizeof *np, 64);
 		if (!np)
 			return SUIDO_ERR_NOMEM;
 		v->p = np;
-		v->cap = cap;
 	}
 	v->p[v->n++] = *p;
 	return SUIDO_OK;
@@ -169,12 +179,10 @@ static struct pend_item *item_of(struct blocks *b, int64_t key)
 				return &b->items[b->slots[s] - 1];
 	}
 	if (b->n_items == b->cap_items) {
-		size_t cap = b->cap_items ? b->cap_items * 2 : 16;
-		struct pend_item *ni = realloc(b->items, cap * sizeof *ni);
+		struct pend_item *ni = grow(b->items, &b->cap_items, sizeof *ni, 16);
 		if (!ni)
 			return NULL;
 		b->items = ni;
-		b->cap_items = cap;
 	}
 	if (2 * (b->n_items + 1) > b->n_slots) {
 		size_t ns = b->n_slots ? b->n_slots * 2 : 64;
@@ -314,12 +322,10 @@ static int take_old(struct blocks *b, sqlite3_stmt *st, int64_t item_key)
 	int stopped, rc;
 
 	if (b->n_del == b->cap_del) {
-		size_t cap = b->cap_del ? b->cap_del * 2 : 8;
-		int64_t *nd = realloc(b->del, cap * sizeof *nd);
+		int64_t *nd = grow(b->del, &b->cap_del, sizeof *nd, 8);
 		if (!nd)
 			return SUIDO_ERR_NOMEM;
 		b->del = nd;
-		b->cap_del = cap;
 	}
 	b->del[b->n_del++] = sqlite3_column_int64(st, 0);
 	rc = ptblock_decode(sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
@@ -428,12 +434,10 @@ static int touches(const struct pend *p, size_t n, int64_t t0, int64_t t1)
 static int push_bar(struct blocks *b, int64_t t0)
 {
 	if (b->n_bar == b->cap_bar) {
-		size_t cap = b->cap_bar ? b->cap_bar * 2 : 8;
-		int64_t *nb = realloc(b->bar, cap * sizeof *nb);
+		int64_t *nb = grow(b->bar, &b->cap_bar, sizeof *nb, 8);
 		if (!nb)
 			return SUIDO_ERR_NOMEM;
 		b->bar = nb;
-		b->cap_bar = cap;
 	}
 	b->bar[b->n_bar++] = t0;
 	return SUIDO_OK;
